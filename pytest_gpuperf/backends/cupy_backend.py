@@ -1,0 +1,193 @@
+"""The ``cupy`` backend: CuPy arrays and kernels on a CUDA device."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import TYPE_CHECKING, Any, final
+
+from pytest_gpuperf.backends.base import DeviceOutOfMemory, DeviceTimer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+
+    import numpy as np
+
+_FALLBACK_L2_BYTES = 50 * 2**20
+
+
+def _version_text(version: int) -> str:
+    """Format CUDA's ``1000 * major + 10 * minor`` encoding as ``"12.4"``."""
+    return f"{version // 1000}.{(version % 1000) // 10}"
+
+
+def _text(name: Any) -> str:
+    """``getDeviceProperties`` gives the name as ``bytes``."""
+    if isinstance(name, bytes):
+        return name.decode(errors="replace")
+    return str(name)
+
+
+def _properties() -> dict[str, Any]:
+    """``cudaGetDeviceProperties`` of the current device."""
+    import cupy
+
+    props: dict[str, Any] = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.runtime.getDevice())
+    return props
+
+
+@final
+class _CupyEventTimer:
+    """Times one sample with a pair of CuPy events on the current stream."""
+
+    def __init__(self) -> None:
+        import cupy
+
+        self._cupy = cupy
+        self._start = cupy.cuda.Event()
+        self._end = cupy.cuda.Event()
+
+    def start(self) -> None:
+        """Record the start event on the current stream."""
+        self._start.record(self._cupy.cuda.get_current_stream())
+
+    def stop(self) -> float:
+        """Record the end event, wait for it, return the elapsed device time in ns."""
+        self._end.record(self._cupy.cuda.get_current_stream())
+        self._end.synchronize()
+        return float(self._cupy.cuda.get_elapsed_time(self._start, self._end)) * 1e6
+
+
+@final
+class CupyBackend:
+    """CuPy arrays on the current CUDA device; there is no simulator."""
+
+    name = "cupy"
+    is_gpu = True
+
+    def __init__(self) -> None:
+        self._flush_buffer: Any = None
+
+    @property
+    def simulated(self) -> bool:
+        """CuPy always runs on a real device."""
+        return False
+
+    @property
+    def device(self) -> str:
+        """``"<name> (cc X.Y)"`` of the current device, or ``"no CUDA device"`` without one."""
+        try:
+            props = _properties()
+        except Exception:  # no driver: describing the device must not crash a report
+            return "no CUDA device"
+        return f"{_text(props['name'])} (cc {props['major']}.{props['minor']})"
+
+    @property
+    def xp(self) -> ModuleType:
+        """CuPy."""
+        import cupy
+
+        module: ModuleType = cupy
+        return module
+
+    def available(self) -> str | None:
+        """``None`` when CuPy imports and sees a device, else the runtime's own reason."""
+        if importlib.util.find_spec("cupy") is None:
+            return "cupy: not installed; pip install 'pytest-gpuperf[cuda12]' (brings cupy-cuda12x)"
+        try:
+            import cupy
+        except Exception as exc:
+            return (
+                f"cupy: installed but failed to import ({exc}); "
+                "reinstall the cupy-cudaXXx wheel that matches your CUDA"
+            )
+        if cupy.is_available():
+            return None
+        try:
+            count = cupy.cuda.runtime.getDeviceCount()
+        except Exception as exc:
+            detail = str(exc) or type(exc).__name__
+        else:
+            detail = f"cupy.is_available() is False with getDeviceCount() = {count}"
+        return f"cupy: installed, but no CUDA device is visible ({detail}); run on a GPU runner"
+
+    def to_device(self, host: np.ndarray[Any, Any]) -> Any:
+        """``cupy.asarray``; CuPy's OutOfMemoryError becomes DeviceOutOfMemory."""
+        import cupy
+
+        try:
+            return cupy.asarray(host)
+        except cupy.cuda.memory.OutOfMemoryError as exc:
+            raise DeviceOutOfMemory(self.name, int(host.nbytes), _free_bytes()) from exc
+
+    def to_host(self, arr: Any) -> np.ndarray[Any, Any]:
+        """``cupy.asnumpy`` (accepts NumPy arrays and scalars too)."""
+        import cupy
+
+        result: np.ndarray[Any, Any] = cupy.asnumpy(arr)
+        return result
+
+    def synchronize(self) -> None:
+        """Wait for the current stream."""
+        import cupy
+
+        cupy.cuda.get_current_stream().synchronize()
+
+    def make_concrete(self, result: Any) -> Any:
+        """CuPy kernels run asynchronously: wait for them, then return the result unchanged."""
+        self.synchronize()
+        return result
+
+    def device_timer(self) -> DeviceTimer | None:
+        """A fresh pair of CUDA events."""
+        return _CupyEventTimer()
+
+    def flush_l2(self) -> None:
+        """Overwrite an L2-sized device buffer so the next sample starts with a cold L2."""
+        import cupy
+
+        if self._flush_buffer is None:
+            try:
+                size = int(_properties()["l2CacheSize"]) or _FALLBACK_L2_BYTES
+            except Exception:
+                size = _FALLBACK_L2_BYTES
+            self._flush_buffer = cupy.empty(size, dtype=cupy.uint8)
+        self._flush_buffer.fill(0)
+        self.synchronize()
+
+    def device_info(self) -> dict[str, Any]:
+        """GPU model, compute capability, L2, memory clock and bus, CUDA versions."""
+        import cupy
+
+        info: dict[str, Any] = {}
+        try:
+            props = _properties()
+        except Exception:
+            props = {}
+        runtime = cupy.cuda.runtime
+        lookups: dict[str, Callable[[], object]] = {
+            "gpu": lambda: _text(props["name"]),
+            "compute_capability": lambda: f"{int(props['major'])}.{int(props['minor'])}",
+            "l2_cache_bytes": lambda: int(props["l2CacheSize"]),
+            "memory_clock_khz": lambda: int(props["memoryClockRate"]),
+            "memory_bus_width_bits": lambda: int(props["memoryBusWidth"]),
+            "cuda_runtime": lambda: _version_text(int(runtime.runtimeGetVersion())),
+            "cuda_driver": lambda: _version_text(int(runtime.driverGetVersion())),
+        }
+        for key, lookup in lookups.items():
+            try:
+                info[key] = lookup()
+            except Exception:
+                continue
+        return info
+
+
+def _free_bytes() -> int | None:
+    """Free device memory in bytes, or ``None`` when the runtime cannot say."""
+    import cupy
+
+    try:
+        free, _total = cupy.cuda.runtime.memGetInfo()
+        return int(free)
+    except Exception:
+        return None

@@ -1,0 +1,255 @@
+"""The ``numba_cuda`` backend: ``@cuda.jit`` kernels on Numba device arrays (or the simulator)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from typing import TYPE_CHECKING, Any, final
+
+from pytest_gpuperf.backends.base import DeviceOutOfMemory, DeviceTimer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+
+    import numpy as np
+
+_INSTALL_HINT = "pip install 'pytest-gpuperf[cuda12]'"
+_FALLBACK_L2_BYTES = 50 * 2**20
+_OOM_NAME = "CUDA_ERROR_OUT_OF_MEMORY"
+_OOM_CODE = 2  # CUresult value of CUDA_ERROR_OUT_OF_MEMORY
+
+
+def _numba() -> Any:
+    """``numba``, untyped: its partial annotations only get in mypy's way here."""
+    return importlib.import_module("numba")
+
+
+def _cuda() -> Any:
+    """``numba.cuda`` (or its simulator), imported on first use."""
+    return importlib.import_module("numba.cuda")
+
+
+def late_simulator_warning() -> str | None:
+    """Warn when ``NUMBA_ENABLE_CUDASIM=1`` was set after numba had already read its config.
+
+    Never imports numba: if it is not imported yet, the variable will still take effect.
+    """
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
+        return None
+    numba = sys.modules.get("numba")
+    if numba is None:
+        return None
+    config = getattr(numba, "config", None)
+    if config is None or getattr(config, "ENABLE_CUDASIM", False):
+        return None
+    return (
+        "NUMBA_ENABLE_CUDASIM=1 is set, but numba was imported before it was set, so the CUDA "
+        "simulator is off; set the variable in the shell or CI environment before pytest "
+        "starts, not in conftest.py after numba is imported"
+    )
+
+
+def _version_text(version: Any) -> str:
+    """Format a ``(major, minor)`` tuple as ``"12.4"``."""
+    major, minor = version[0], version[1]
+    return f"{int(major)}.{int(minor)}"
+
+
+def _text(name: Any) -> str:
+    """Device names come back as ``str`` or ``bytes`` depending on the binding."""
+    if isinstance(name, bytes):
+        return name.decode(errors="replace")
+    return str(name)
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    """True for numba's ``CudaAPIError`` carrying ``CUDA_ERROR_OUT_OF_MEMORY``."""
+    if type(exc).__name__ != "CudaAPIError":
+        return False
+    code: Any = getattr(exc, "code", None)
+    if getattr(code, "name", None) == _OOM_NAME:
+        return True
+    try:
+        return int(code) == _OOM_CODE
+    except (TypeError, ValueError):
+        return _OOM_NAME in str(exc)
+
+
+@final
+class _NumbaEventTimer:
+    """Times one sample with a pair of CUDA events on the default stream."""
+
+    def __init__(self) -> None:
+        cuda = _cuda()
+        self._cuda = cuda
+        self._start = cuda.event(timing=True)
+        self._end = cuda.event(timing=True)
+
+    def start(self) -> None:
+        """Record the start event on the default stream."""
+        self._start.record(stream=0)
+
+    def stop(self) -> float:
+        """Record the end event, wait for it, return the elapsed device time in ns."""
+        self._end.record(stream=0)
+        self._end.synchronize()
+        return float(self._cuda.event_elapsed_time(self._start, self._end)) * 1e6
+
+
+@final
+class NumbaCudaBackend:
+    """Numba ``@cuda.jit`` kernels; runs on the CUDA simulator when ``NUMBA_ENABLE_CUDASIM=1``."""
+
+    name = "numba_cuda"
+    is_gpu = True
+
+    def __init__(self) -> None:
+        self._flush_buffer: Any = None
+        self._flush_value = 0
+
+    @property
+    def simulated(self) -> bool:
+        """True when numba was imported with ``NUMBA_ENABLE_CUDASIM=1``."""
+        try:
+            numba = _numba()
+        except ImportError:
+            return False
+        return bool(numba.config.ENABLE_CUDASIM)
+
+    @property
+    def device(self) -> str:
+        """``"CUDA simulator"``, ``"<name> (cc X.Y)"``, or ``"no CUDA device"`` without one."""
+        if self.simulated:
+            return "CUDA simulator"
+        try:
+            cuda = _cuda()
+            dev = cuda.get_current_device()
+            major, minor = dev.compute_capability
+        except Exception:  # no driver: describing the device must not crash a report
+            return "no CUDA device"
+        return f"{_text(dev.name)} (cc {major}.{minor})"
+
+    @property
+    def xp(self) -> ModuleType:
+        """NumPy: numba device arrays come with no array module of their own."""
+        import numpy
+
+        return numpy
+
+    def available(self) -> str | None:
+        """``None`` with the simulator on or a CUDA device visible, else how to get one."""
+        if importlib.util.find_spec("numba") is None:
+            return f"numba_cuda: numba is not installed; {_INSTALL_HINT}"
+        if self.simulated:
+            return None
+        try:
+            cuda = _cuda()
+        except ImportError as exc:
+            return f"numba_cuda: numba.cuda failed to import ({exc}); {_INSTALL_HINT}"
+        if not cuda.is_available():
+            return (
+                "numba_cuda: no CUDA driver or device is visible; set NUMBA_ENABLE_CUDASIM=1 "
+                "before numba is imported to run on the simulator, or run on a GPU runner "
+                f"with {_INSTALL_HINT}"
+            )
+        return None
+
+    def to_device(self, host: np.ndarray[Any, Any]) -> Any:
+        """``cuda.to_device``; an out-of-memory driver error becomes DeviceOutOfMemory."""
+        cuda = _cuda()
+        try:
+            return cuda.to_device(host)
+        except Exception as exc:
+            if not _is_out_of_memory(exc):
+                raise
+            raise DeviceOutOfMemory(self.name, int(host.nbytes), self._free_bytes()) from exc
+
+    def _free_bytes(self) -> int | None:
+        """Free device memory in bytes, or ``None`` when the driver cannot say."""
+        cuda = _cuda()
+        try:
+            free, _total = cuda.current_context().get_memory_info()
+            return int(free)
+        except Exception:
+            return None
+
+    def to_host(self, arr: Any) -> np.ndarray[Any, Any]:
+        """``copy_to_host()`` for device arrays, ``numpy.asarray`` for anything else."""
+        copy_to_host = getattr(arr, "copy_to_host", None)
+        if callable(copy_to_host):
+            result: np.ndarray[Any, Any] = copy_to_host()
+            return result
+        import numpy
+
+        return numpy.asarray(arr)
+
+    def synchronize(self) -> None:
+        """``cuda.synchronize()``."""
+        cuda = _cuda()
+        cuda.synchronize()
+
+    def make_concrete(self, result: Any) -> Any:
+        """Kernels run asynchronously: wait for them, then return the result unchanged."""
+        self.synchronize()
+        return result
+
+    def device_timer(self) -> DeviceTimer | None:
+        """CUDA events on a GPU; ``None`` under the simulator, whose events cannot time."""
+        if self.simulated:
+            return None
+        return _NumbaEventTimer()
+
+    def flush_l2(self) -> None:
+        """Overwrite an L2-sized device buffer so the next sample starts with a cold L2."""
+        if self.simulated:
+            return
+        cuda = _cuda()
+        driver = importlib.import_module("numba.cuda.cudadrv.driver")
+
+        if self._flush_buffer is None:
+            import numpy
+
+            try:
+                size = int(cuda.get_current_device().L2_CACHE_SIZE) or _FALLBACK_L2_BYTES
+            except Exception:
+                size = _FALLBACK_L2_BYTES
+            self._flush_buffer = cuda.device_array(size, dtype=numpy.uint8)
+        buf = self._flush_buffer
+        self._flush_value ^= 1  # alternate the byte so each flush really writes new data
+        driver.device_memset(buf, self._flush_value, buf.size)
+        cuda.synchronize()
+
+    def device_info(self) -> dict[str, Any]:
+        """GPU model, compute capability, L2, memory clock and bus, CUDA versions."""
+        if self.simulated:
+            return {"gpu": "CUDA simulator"}
+        info: dict[str, Any] = {}
+        try:
+            cuda = _cuda()
+            dev = cuda.get_current_device()
+        except Exception:
+            return info
+        lookups: dict[str, Callable[[], object]] = {
+            "gpu": lambda: _text(dev.name),
+            "compute_capability": lambda: _version_text(dev.compute_capability),
+            "l2_cache_bytes": lambda: int(dev.L2_CACHE_SIZE),
+            "memory_clock_khz": lambda: int(dev.MEMORY_CLOCK_RATE),
+            "memory_bus_width_bits": lambda: int(dev.GLOBAL_MEMORY_BUS_WIDTH),
+            "cuda_runtime": lambda: _version_text(cuda.runtime.get_version()),
+            "cuda_driver": lambda: _version_text(_driver_version()),
+        }
+        for key, lookup in lookups.items():
+            try:
+                info[key] = lookup()
+            except Exception:
+                continue
+        return info
+
+
+def _driver_version() -> Any:
+    """The driver's ``(major, minor)``, from numba's driver wrapper."""
+    driver_module: Any = importlib.import_module("numba.cuda.cudadrv.driver")
+    return driver_module.driver.get_version()

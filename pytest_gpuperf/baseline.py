@@ -1,0 +1,335 @@
+"""The baseline store: per-machine speedups in one JSON file, locked and written atomically.
+
+Layout (plain JSON, sorted keys, indent 2)::
+
+    {"schema": 1,
+     "machines": {"<fingerprint>": {"machine": {...},
+                                     "tests": {"<test_key>": {"<backend>": {<entry>}}}}}}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast, final
+
+import filelock
+
+SCHEMA_VERSION = 1
+LOCK_TIMEOUT_S = 60.0
+
+_RESTORE = "restore it from version control, or delete it and re-record with --gpuperf-save"
+_INVALID = "invalid BaselineEntry: "
+_POSITIVE = ("speedup", "ci_low", "ci_high", "kernel_median_s", "reference_median_s")
+_NUMBERS = (*_POSITIVE, "foreign_cpu")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_list_of(value: object, ok: Callable[[object], bool]) -> bool:
+    return isinstance(value, list) and all(ok(item) for item in value)
+
+
+_FIELD_TYPES: dict[str, tuple[Callable[[object], bool], str]] = {
+    **{name: (_is_number, "a number") for name in _NUMBERS},
+    "samples": (_is_int, "an integer"),
+    "dtypes": (lambda v: _is_list_of(v, lambda d: isinstance(d, str)), "a list of strings"),
+    "shapes": (lambda v: _is_list_of(v, lambda s: _is_list_of(s, _is_int)), "a list of int lists"),
+    "versions": (
+        lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
+        "an object of strings",
+    ),
+    "timestamp": (lambda v: isinstance(v, str), "an ISO 8601 string"),
+}
+
+
+class BaselineError(Exception):
+    """A baseline file that can't be read or written; the message names the file and the fix."""
+
+
+@final
+@dataclass(frozen=True)
+class BaselineEntry:
+    """One stored measurement: a backend's speedup over the reference for one test."""
+
+    speedup: float
+    ci_low: float
+    ci_high: float
+    kernel_median_s: float
+    reference_median_s: float
+    samples: int
+    dtypes: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...]
+    versions: dict[str, str] = field(hash=False)
+    timestamp: str
+    foreign_cpu: float
+
+    def __post_init__(self) -> None:
+        # Copy the containers so a caller's later mutation can't reach the frozen entry.
+        object.__setattr__(self, "dtypes", tuple(self.dtypes))
+        object.__setattr__(self, "shapes", tuple(tuple(s) for s in self.shapes))
+        object.__setattr__(self, "versions", dict(self.versions))
+        problem = _entry_problem(self)
+        if problem is not None:
+            raise ValueError(f"{_INVALID}{problem}")
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the entry as plain JSON data."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["dtypes"] = list(self.dtypes)
+        data["shapes"] = [list(s) for s in self.shapes]
+        data["versions"] = dict(sorted(self.versions.items()))
+        return data
+
+    @classmethod
+    def from_dict(cls, data: object, *, where: str) -> BaselineEntry:
+        """Build an entry from JSON data; ValueError names `where`, the field and the bad value."""
+        if not isinstance(data, dict):
+            raise ValueError(f"{where}: an entry must be a JSON object, got {data!r}")
+        missing = sorted(_FIELD_TYPES.keys() - data.keys())
+        unknown = sorted(k for k in data if k not in _FIELD_TYPES)
+        if missing or unknown:
+            raise ValueError(f"{where}: missing fields {missing}, unknown fields {unknown}")
+        for name, (ok, what) in _FIELD_TYPES.items():
+            if not ok(data[name]):
+                raise ValueError(f"{where}: {name!r} must be {what}, got {data[name]!r}")
+        values: dict[str, Any] = {**data, **{n: float(data[n]) for n in _NUMBERS}}
+        try:
+            return cls(**values)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {str(exc).removeprefix(_INVALID)}") from None
+
+
+def _entry_problem(e: BaselineEntry) -> str | None:
+    """Return what is wrong with an entry's values, or None when it is valid."""
+    for name in _POSITIVE:
+        value = getattr(e, name)
+        if not (math.isfinite(value) and value > 0):
+            return f"{name!r} must be a finite number > 0, got {value!r}"
+    if not e.ci_low <= e.speedup <= e.ci_high:
+        return (
+            "the interval must hold the speedup (ci_low <= speedup <= ci_high), got "
+            f"ci_low={e.ci_low!r}, speedup={e.speedup!r}, ci_high={e.ci_high!r}"
+        )
+    if not 0.0 <= e.foreign_cpu <= 1.0:
+        return f"'foreign_cpu' must be a share between 0 and 1, got {e.foreign_cpu!r}"
+    if e.samples < 1:
+        return f"'samples' must be >= 1, got {e.samples!r}"
+    if any(d < 0 for s in e.shapes for d in s):
+        return f"'shapes' must hold non-negative sizes, got {e.shapes!r}"
+    try:
+        datetime.fromisoformat(e.timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return f"'timestamp' must be ISO 8601, got {e.timestamp!r}"
+    return None
+
+
+@final
+@dataclass(frozen=True)
+class Baselines:
+    """The validated content of a baseline file, keyed by machine fingerprint."""
+
+    machines: dict[str, dict[str, object]] = field(default_factory=dict, hash=False)
+
+    def has_machine(self, fingerprint: str) -> bool:
+        """Tell whether the file holds baselines for this machine."""
+        return fingerprint in self.machines
+
+    def lookup(self, fingerprint: str, test_key: str, backend: str) -> BaselineEntry | None:
+        """Return the stored entry for one test and backend on one machine, or None."""
+        data = self._tests(fingerprint).get(test_key, {}).get(backend)
+        if data is None:
+            return None
+        return BaselineEntry.from_dict(data, where=f"{fingerprint}/{test_key}/{backend}")
+
+    def machine_info(self, fingerprint: str) -> dict[str, object]:
+        """Return a copy of the stored description of a machine ({} when unknown)."""
+        slot = self.machines.get(fingerprint, {})
+        return copy.deepcopy(cast("dict[str, object]", slot.get("machine", {})))
+
+    def fingerprints(self) -> list[str]:
+        """Return the known machine fingerprints, sorted."""
+        return sorted(self.machines)
+
+    def iter_entries(self) -> Iterator[tuple[str, str, str, BaselineEntry]]:
+        """Yield (fingerprint, test_key, backend, entry) for every entry, sorted."""
+        for fingerprint in self.fingerprints():
+            tests = self._tests(fingerprint)
+            for test_key in sorted(tests):
+                for backend, data in sorted(tests[test_key].items()):
+                    where = f"{fingerprint}/{test_key}/{backend}"
+                    yield fingerprint, test_key, backend, BaselineEntry.from_dict(data, where=where)
+
+    def _tests(self, fingerprint: str) -> dict[str, dict[str, object]]:
+        slot = self.machines.get(fingerprint, {})
+        return cast("dict[str, dict[str, object]]", slot.get("tests", {}))
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a valid number here")
+
+
+def _object(value: object, path: Path, where: str) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise BaselineError(f"{path}: {where} must be a JSON object, got {value!r}; {_RESTORE}")
+    return cast("dict[str, object]", value)
+
+
+def _keys(value: dict[str, object], expected: list[str], path: Path, where: str) -> None:
+    if sorted(value) != expected:
+        raise BaselineError(
+            f"{path}: {where} must hold exactly the keys {expected!r}, got {sorted(value)!r}; "
+            + _RESTORE
+        )
+
+
+def load_baselines(path: Path) -> Baselines:
+    """Read and validate a baseline file; a missing file gives empty baselines."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Baselines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BaselineError(f"{path}: cannot read the baseline file ({exc}); {_RESTORE}") from exc
+    try:
+        raw = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise BaselineError(
+            f"{path}: not valid JSON ({exc}); the file is corrupt or truncated; {_RESTORE}"
+        ) from None
+    top = _object(raw, path, "the top level")
+    schema = top.get("schema")
+    if not _is_int(schema) or cast("int", schema) < 1:
+        raise BaselineError(
+            f"{path}: missing or unknown 'schema' {schema!r} (expected {SCHEMA_VERSION}); "
+            f"this is not a pytest-gpuperf baseline file; {_RESTORE}"
+        )
+    if cast("int", schema) > SCHEMA_VERSION:
+        raise BaselineError(
+            f"{path}: schema {schema!r} was written by a newer pytest-gpuperf "
+            f"(this one reads up to {SCHEMA_VERSION}); upgrade pytest-gpuperf"
+        )
+    _keys(top, ["machines", "schema"], path, "the top level")
+    machines: dict[str, dict[str, object]] = {}
+    for fp, slot_raw in _object(top["machines"], path, "'machines'").items():
+        slot = _object(slot_raw, path, f"machines[{fp!r}]")
+        _keys(slot, ["machine", "tests"], path, f"machines[{fp!r}]")
+        _object(slot["machine"], path, f"machines[{fp!r}].machine")
+        for key, backends in _object(slot["tests"], path, f"machines[{fp!r}].tests").items():
+            where = f"machines[{fp!r}].tests[{key!r}]"
+            for backend, data in _object(backends, path, where).items():
+                try:
+                    BaselineEntry.from_dict(data, where=f"{where}[{backend!r}]")
+                except ValueError as exc:
+                    raise BaselineError(f"{path}: {exc}; fix the value or {_RESTORE}") from None
+        machines[fp] = slot
+    return Baselines(machines)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold the baseline file's lock (`<path>.lock`) for the duration of the block."""
+    lock_path = f"{path}.lock"
+    lock = filelock.FileLock(lock_path, timeout=LOCK_TIMEOUT_S)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise BaselineError(
+            f"{path}: timed out after {LOCK_TIMEOUT_S:g} s waiting for the lock {lock_path}; "
+            "another pytest-gpuperf run is writing baselines: wait for it, or delete the "
+            "lock file if no run is active"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _write_atomic(path: Path, machines: Mapping[str, object]) -> None:
+    """Replace the file in one step: write a sibling temp file, fsync it, os.replace it."""
+    try:
+        content = {"schema": SCHEMA_VERSION, "machines": machines}
+        text = json.dumps(content, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    except (TypeError, ValueError) as exc:
+        raise BaselineError(
+            f"{path}: refusing to write data that is not plain JSON ({exc}); pass only "
+            "strings, finite numbers, booleans, None, lists and dicts"
+        ) from None
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        mode = 0o644
+    tmp_name: str | None = None
+    try:
+        with tempfile.NamedTemporaryFile(delete=False, dir=path.parent, prefix=path.name) as tmp:
+            tmp_name = tmp.name
+            tmp.write(text.encode("utf-8"))
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, path)
+    except BaseException as exc:
+        if tmp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+        if isinstance(exc, OSError):
+            raise BaselineError(
+                f"{path}: cannot write the baseline file ({exc}); check that "
+                f"{path.parent} is writable and has free space"
+            ) from exc
+        raise
+
+
+def save_baselines(
+    path: Path,
+    fingerprint: str,
+    machine_info: Mapping[str, object],
+    entries: Mapping[str, Mapping[str, BaselineEntry]],
+) -> None:
+    """Merge `entries` (test_key -> backend -> entry) for one machine into the file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BaselineError(f"{path}: cannot create {path.parent} ({exc}); fix the path") from exc
+    with _locked(path):
+        machines = load_baselines(path).machines
+        slot = machines.setdefault(fingerprint, {"machine": {}, "tests": {}})
+        slot["machine"] = dict(machine_info)
+        tests = cast("dict[str, dict[str, object]]", slot["tests"])
+        for test_key, backends in entries.items():
+            stored = tests.setdefault(test_key, {})
+            for backend, entry in backends.items():
+                stored[backend] = entry.to_dict()
+        _write_atomic(path, machines)
+
+
+def prune_machine(path: Path, fingerprint: str) -> int:
+    """Remove one machine's baselines from the file; return how many entries went with it."""
+    if not path.is_file():
+        raise BaselineError(f"{path}: no baseline file here; pass the path of an existing file")
+    with _locked(path):
+        machines = load_baselines(path).machines
+        if fingerprint not in machines:
+            known = ", ".join(repr(fp) for fp in sorted(machines)) or "none"
+            raise BaselineError(
+                f"{path}: no machine {fingerprint!r} to prune; known fingerprints: {known}; "
+                "pass one of these"
+            )
+        tests = cast("dict[str, dict[str, object]]", machines.pop(fingerprint)["tests"])
+        _write_atomic(path, machines)
+    return sum(len(backends) for backends in tests.values())

@@ -1,0 +1,151 @@
+"""The ``gpuperf`` marker: its help line and the validation of its arguments."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, final
+
+from pytest_gpuperf.options import parse_duration, parse_fraction
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pytest
+
+MARKER_HELP = (
+    "gpuperf(reference=None, output=None, rtol=None, atol=None, check_dtype=True, "
+    "compare=None, min_speedup=None, tolerance=None, max_time=None, flush_l2=None, "
+    "bytes=None, flops=None, sweep=None): check the kernel timed by cuda_sync_timer "
+    "against reference(*host_inputs) and, under --gpuperf, gate its speedup over it"
+)
+
+
+class MarkerError(Exception):
+    """A bad ``gpuperf`` marker argument; the message names the keyword."""
+
+
+@final
+@dataclass(frozen=True)
+class MarkerSpec:
+    """The validated arguments of one test's ``gpuperf`` marker."""
+
+    reference: Callable[..., Any] | None = None
+    output: int | None = None
+    rtol: float | None = None
+    atol: float | None = None
+    check_dtype: bool = True
+    compare: Callable[[Any, Any], object] | None = None
+    min_speedup: float | None = None
+    tolerance: float | None = None
+    max_time: float | None = None
+    flush_l2: bool | None = None
+    bytes: float | Callable[..., float] | None = None
+    flops: float | Callable[..., float] | None = None
+    sweep: str | None = None
+
+
+_KEYWORDS = tuple(MarkerSpec.__dataclass_fields__)
+
+
+def _callable_or_none(key: str, value: object) -> object:
+    if value is not None and not callable(value):
+        raise MarkerError(f"gpuperf({key}=...) must be a callable; got {value!r}")
+    return value
+
+
+def _non_negative(key: str, value: object) -> object:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise MarkerError(f"gpuperf({key}=...) must be a number >= 0; got {value!r}")
+    return float(value)
+
+
+def _positive(key: str, value: object) -> object:
+    checked = _non_negative(key, value)
+    if checked == 0 or (isinstance(checked, float) and math.isinf(checked)):
+        raise MarkerError(f"gpuperf({key}=...) must be a finite number > 0; got {value!r}")
+    return checked
+
+
+def _amount(key: str, value: object) -> object:
+    return value if callable(value) else _non_negative(key, value)
+
+
+def _tolerance(key: str, value: object) -> object:
+    if value is None:
+        return None
+    try:
+        return parse_fraction(value, f"gpuperf({key}=...)", "from marker")  # type: ignore[arg-type]
+    except Exception as exc:
+        raise MarkerError(str(exc)) from None
+
+
+def _duration(key: str, value: object) -> object:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value, f"gpuperf({key}=...)", "from marker")  # type: ignore[arg-type]
+    except Exception as exc:
+        raise MarkerError(str(exc)) from None
+
+
+def _output(key: str, value: object) -> object:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise MarkerError(
+            f"gpuperf({key}=...) must be the index of the output argument, e.g. output=-1; "
+            f"got {value!r}"
+        )
+    return value
+
+
+def _bool(key: str, value: object) -> object:
+    if value is not None and not isinstance(value, bool):
+        raise MarkerError(f"gpuperf({key}=...) must be True or False; got {value!r}")
+    return value
+
+
+def _name(key: str, value: object) -> object:
+    if value is not None and (not isinstance(value, str) or not value.isidentifier()):
+        raise MarkerError(
+            f"gpuperf({key}=...) must name the size parameter, e.g. sweep='n'; got {value!r}"
+        )
+    return value
+
+
+_VALIDATORS: dict[str, Callable[[str, object], object]] = {
+    "reference": _callable_or_none,
+    "output": _output,
+    "rtol": _non_negative,
+    "atol": _non_negative,
+    "check_dtype": _bool,
+    "compare": _callable_or_none,
+    "min_speedup": _positive,
+    "tolerance": _tolerance,
+    "max_time": _duration,
+    "flush_l2": _bool,
+    "bytes": _amount,
+    "flops": _amount,
+    "sweep": _name,
+}
+
+
+def parse_marker(mark: pytest.Mark | None) -> MarkerSpec | None:
+    """Validate a ``gpuperf`` mark; ``None`` when the test has none."""
+    if mark is None:
+        return None
+    if mark.args:
+        raise MarkerError(
+            f"gpuperf takes keyword arguments only, e.g. gpuperf(reference=fn); "
+            f"got positional {mark.args!r}"
+        )
+    unknown = sorted(set(mark.kwargs) - set(_KEYWORDS))
+    if unknown:
+        raise MarkerError(
+            f"gpuperf got unknown keyword {unknown[0]!r}; known keywords: {', '.join(_KEYWORDS)}"
+        )
+    values = {key: _VALIDATORS[key](key, value) for key, value in mark.kwargs.items()}
+    if values.get("check_dtype") is None:
+        values.pop("check_dtype", None)
+    return MarkerSpec(**values)  # type: ignore[arg-type]

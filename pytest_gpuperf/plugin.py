@@ -1,0 +1,212 @@
+"""pytest entry point: options, hooks and fixtures, each delegating to a module.
+
+Nothing heavy is imported here: numpy, numba and cupy load only when a test
+that uses a backend runs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_gpuperf import hookspecs
+from pytest_gpuperf.marker import MARKER_HELP, MarkerError, MarkerSpec, parse_marker
+from pytest_gpuperf.options import Settings, add_options
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from pytest_gpuperf.arrays import GpuArrayFactory
+    from pytest_gpuperf.backends.base import Backend
+    from pytest_gpuperf.backends.registry import BackendRegistry  # noqa: F401
+    from pytest_gpuperf.handle import BackendHandle
+    from pytest_gpuperf.runner import SyncTimer
+    from pytest_gpuperf.session import GpuperfSession  # noqa: F401
+
+settings_key = pytest.StashKey[Settings]()
+registry_key = pytest.StashKey["BackendRegistry"]()
+session_key = pytest.StashKey["GpuperfSession"]()
+hints_key = pytest.StashKey[dict[str, None]]()
+spec_key = pytest.StashKey[MarkerSpec | None]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register ``--gpuperf`` and the ``gpuperf_*`` ini keys."""
+    add_options(parser)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Add ``pytest_gpuperf_register_backends`` so others can add backends."""
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_gpuperf_register_backends(config: pytest.Config) -> Sequence[Backend]:
+    """The four built-in backends."""
+    from pytest_gpuperf.backends import builtin_backends
+
+    return builtin_backends()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Parse the settings once; start a measuring session under ``--gpuperf``."""
+    config.addinivalue_line("markers", MARKER_HELP)
+    settings = Settings.from_config(config)
+    config.stash[settings_key] = settings
+    config.stash[hints_key] = {}
+    from pytest_gpuperf.backends.numba_cuda import late_simulator_warning
+
+    late = late_simulator_warning()
+    if late:
+        config.stash[hints_key][late] = None
+    if settings.enabled:
+        from pytest_gpuperf.session import GpuperfSession
+
+        session = GpuperfSession(config, settings)
+        config.stash[session_key] = session
+        config.pluginmanager.register(session, "gpuperf-session")
+        if not session.timing_enabled and not hasattr(config, "workerinput"):
+            config.issue_config_time_warning(
+                pytest.PytestWarning(
+                    "gpuperf: timing is off under pytest-xdist (workers share the CPUs); "
+                    "correctness is still checked. Run --gpuperf without -n to measure."
+                ),
+                stacklevel=2,
+            )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Collect the backends from the hook and check ``--gpuperf-backends`` against them."""
+    from pytest_gpuperf.backends.registry import BackendRegistry
+
+    config = session.config
+    found = config.hook.pytest_gpuperf_register_backends(config=config)
+    try:
+        registry = BackendRegistry(backend for group in reversed(found) for backend in group)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[registry_key] = registry
+    settings = config.stash[settings_key]
+    unknown = registry.unknown(settings.backends or ())
+    if unknown:
+        raise pytest.UsageError(
+            f"--gpuperf-backends names unknown backend {unknown[0]!r}; "
+            f"known backends: {', '.join(registry.names)}"
+        )
+    if session_key in config.stash:
+        config.stash[session_key].start(registry)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test that asks for our ``backend`` fixture once per selected backend."""
+    if "backend" not in metafunc.fixturenames or not _uses_our_backend(metafunc):
+        return
+    config = metafunc.config
+    names = config.stash[registry_key].select(config.stash[settings_key].backends)
+    metafunc.parametrize("backend", names, ids=names, indirect=True)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Validate the ``gpuperf`` marker; a bad argument fails the test at setup."""
+    mark = item.get_closest_marker("gpuperf")
+    if mark is None:
+        return
+    try:
+        item.stash[spec_key] = parse_marker(mark)
+    except MarkerError as exc:
+        pytest.fail(f"{item.nodeid}: {exc}", pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Show the one-line hints gathered during the run (float64 on GPU, late simulator)."""
+    hints = terminalreporter.config.stash.get(hints_key, {})
+    if hints:
+        terminalreporter.write_sep("-", "gpuperf hints")
+        for hint in hints:
+            terminalreporter.write_line(hint)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> BackendHandle:
+    """The array backend this test runs on: numpy, numba, numba_cuda or cupy.
+
+    Tests that ask for it run once per backend (``test_x[numba_cuda]``); a
+    backend that cannot run here is skipped with the reason. Use
+    ``backend.select(numpy=f, numba=g, ...)`` to pick the kernel and
+    ``backend.assert_matches(actual, expected)`` to check a result.
+    """
+    from pytest_gpuperf.handle import BackendHandle
+
+    registry = request.config.stash[registry_key]
+    name = getattr(request, "param", None)
+    if name is None:
+        raise pytest.UsageError("the backend fixture is parametrized by pytest-gpuperf only")
+    reason = registry.unavailable_reason(name)
+    if reason is not None:
+        pytest.skip(reason)
+    return BackendHandle(registry.get(name), registry.names)
+
+
+@pytest.fixture
+def gpu_array(backend: BackendHandle, request: pytest.FixtureRequest) -> GpuArrayFactory:
+    """Factory for input arrays on the backend's device that keeps their host copies.
+
+    ``gpu_array(host)``, ``gpu_array.random(shape, dtype, seed)``,
+    ``gpu_array.zeros(shape, dtype)``, ``gpu_array.empty_like(arr)``; a dtype is
+    always explicit. ``gpu_array.host(arr)`` returns the kept host copy.
+    """
+    from pytest_gpuperf.arrays import GpuArrayFactory
+
+    hints = request.config.stash[hints_key]
+    return GpuArrayFactory(backend.impl, lambda text: hints.setdefault(text, None))
+
+
+@pytest.fixture
+def cuda_sync_timer(
+    backend: BackendHandle, gpu_array: GpuArrayFactory, request: pytest.FixtureRequest
+) -> SyncTimer:
+    """Run ``kernel(*args)`` and, under ``--gpuperf``, time it correctly.
+
+    ``m = cuda_sync_timer(kernel, a, out)`` synchronizes the device inside every
+    sample, keeps the first (compiling) call out of the samples, warms up, and
+    samples until the noise target or the time budget. With the ``gpuperf``
+    marker it also checks the result against ``reference`` on the host copies
+    and gates the speedup. Without ``--gpuperf`` it runs once and times nothing.
+    """
+    from pytest_gpuperf.runner import RunContext, SyncTimer
+
+    config = request.config
+    session = config.stash.get(session_key, None)
+    settings = config.stash[settings_key]
+    if session is not None and not session.timing_enabled:
+        settings = Settings(**{**settings.__dict__, "enabled": False})
+    item = request.node
+    callspec = getattr(item, "callspec", None)
+    params: dict[str, Any] = dict(callspec.params) if callspec else {}
+    params.pop("backend", None)
+    context = RunContext(
+        nodeid=item.nodeid,
+        test_key=test_key(item.nodeid, backend.name),
+        settings=settings,
+        params=params,
+        baseline=session.baseline if session else lambda key, name: None,
+        versions=session.versions if session else {},
+        record=session.record if session else lambda record: None,
+    )
+    return SyncTimer(backend, gpu_array, item.stash.get(spec_key, None), context)
+
+
+def test_key(nodeid: str, backend_name: str) -> str:
+    """The node id without the backend's part of the parameter id."""
+    head, bracket, params = nodeid.partition("[")
+    if not bracket:
+        return nodeid
+    parts = [p for p in re.split(r"-", params.rstrip("]")) if p != backend_name]
+    return f"{head}[{'-'.join(parts)}]" if parts else head
+
+
+def _uses_our_backend(metafunc: pytest.Metafunc) -> bool:
+    """True when ``backend`` resolves to this plugin's fixture, not a user's own."""
+    defs: Sequence[Any] = getattr(metafunc, "_arg2fixturedefs", {}).get("backend") or ()
+    return bool(defs) and defs[-1].func is getattr(backend, "__wrapped__", backend)

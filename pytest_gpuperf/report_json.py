@@ -1,0 +1,137 @@
+"""The run as JSON: a superset of pytest-benchmark's format, so its ``compare`` reads it."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_gpuperf.runner import TestRecord
+    from pytest_gpuperf.session import GpuperfSession
+    from pytest_gpuperf.timing import Samples
+
+#: Version of the ``gpuperf`` block inside the report.
+REPORT_SCHEMA = 1
+
+
+def _stats(samples: Samples) -> dict[str, Any]:
+    """pytest-benchmark's own statistics of the per-call times, raw data included."""
+    from pytest_benchmark.stats import Stats
+
+    stats = Stats()
+    for ns in samples.wall_ns:
+        stats.update(ns * 1e-9)
+    result: dict[str, Any] = stats.as_dict()
+    result["data"] = list(stats.data)
+    result["iterations"] = samples.batch
+    return result
+
+
+def benchmark_entry(record: TestRecord) -> dict[str, Any] | None:
+    """One ``benchmarks[]`` item, or None when the record holds no samples."""
+    m = record.measurement
+    if m.kernel is None:
+        return None
+    gate = record.gate
+    gpuperf: dict[str, Any] = {
+        "test_key": record.test_key,
+        "backend": record.backend,
+        "kernel": record.kernel_name,
+        "reference": record.reference_name,
+        "simulated": m.simulated,
+        "cache": m.cache,
+        "first_call_s": m.first_call_s,
+        "foreign_cpu": m.foreign_cpu,
+        "attempts": m.attempts,
+        "budget_note": m.budget_note,
+        "ratios": list(m.ratios),
+        "speedup": None,
+        "verdict": gate.verdict.value if gate else "timed",
+        "verdict_detail": gate.why if gate else "",
+        "passed": record.passed,
+        "dtypes": list(record.dtypes),
+        "shapes": [list(s) for s in record.shapes],
+        "bytes_per_call": record.bytes_per_call,
+        "flops_per_call": record.flops_per_call,
+        "sweep": record.sweep,
+        "device_times_s": [ns * 1e-9 for ns in m.kernel.device_ns] if m.kernel.device_ns else None,
+    }
+    if m.speedup is not None:
+        gpuperf["speedup"] = {
+            "value": m.speedup.value,
+            "low": m.speedup.low,
+            "high": m.speedup.high,
+        }
+    if m.reference is not None:
+        gpuperf["reference_stats"] = _stats(m.reference)
+    name = record.nodeid.rpartition("::")[2]
+    return {
+        "group": record.test_key,
+        "name": name,
+        "fullname": record.nodeid,
+        "params": {
+            "backend": record.backend,
+            **{k: _jsonable(v) for k, v in record.params.items()},
+        },
+        "param": record.backend,
+        "extra_info": {"gpuperf": gpuperf},
+        "options": {"timer": "perf_counter_ns+device-sync", "max_time": None, "warmup": True},
+        "stats": _stats(m.kernel),
+    }
+
+
+def build_report(session: GpuperfSession) -> dict[str, Any]:
+    """The whole report as a JSON-ready dict."""
+    import pytest_benchmark
+    from pytest_benchmark.utils import get_commit_info
+
+    machine_info = {
+        "node": platform.node(),
+        "processor": platform.processor(),
+        "machine": platform.machine(),
+        "python_implementation": platform.python_implementation(),
+        "python_version": platform.python_version(),
+        "python_compiler": platform.python_compiler(),
+        "release": platform.release(),
+        "system": platform.system(),
+        "cpu": {"brand_raw": session.machine_info.get("cpu"), "count": os.cpu_count()},
+        "gpuperf": {
+            "fingerprint": session.fingerprint,
+            "machine": session.machine_info,
+            "versions": session.versions,
+        },
+    }
+    benchmarks = [e for e in map(benchmark_entry, session.records) if e is not None]
+    return {
+        "machine_info": machine_info,
+        "commit_info": get_commit_info(),
+        "benchmarks": benchmarks,
+        "datetime": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "version": pytest_benchmark.__version__,
+        "gpuperf": {"schema": REPORT_SCHEMA, "notes": list(session.notes)},
+    }
+
+
+def write_json(path: Path, session: GpuperfSession) -> None:
+    """Write the report atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(build_report(session), indent=2, sort_keys=True, default=str) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _jsonable(value: Any) -> Any:
+    """Parameters as JSON values: numbers and strings as they are, others as text."""
+    return value if isinstance(value, (int, float, str, bool)) or value is None else repr(value)

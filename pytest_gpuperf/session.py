@@ -1,0 +1,152 @@
+"""The measuring session: registered only under ``--gpuperf``; collects, reports, saves."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, final
+
+import pytest
+
+from pytest_gpuperf import baseline as store
+from pytest_gpuperf import machine
+from pytest_gpuperf.gate import Verdict
+from pytest_gpuperf.summary import summary_lines
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from pytest_gpuperf.backends.registry import BackendRegistry
+    from pytest_gpuperf.options import Settings
+    from pytest_gpuperf.runner import TestRecord
+
+
+@final
+class GpuperfSession:
+    """Holds the baselines, the machine facts and every measured record of one run."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.records: list[TestRecord] = []
+        self.notes: list[str] = []
+        self.baselines = store.Baselines(machines={})
+        self.machine_info: dict[str, object] = {}
+        self.fingerprint = ""
+        self.versions: dict[str, str] = {}
+        self.timing_enabled = not _under_xdist(config)
+
+    def start(self, registry: BackendRegistry) -> None:
+        """Load the baselines (a damaged file stops the run) and read the machine facts."""
+        try:
+            self.baselines = store.load_baselines(self.settings.baseline_path)
+        except store.BaselineError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        self.machine_info = machine.machine_info(_gpu_info(registry, self.settings.backends))
+        self.fingerprint = machine.fingerprint(self.machine_info)
+        self.versions = machine.library_versions()
+        if self.baselines.fingerprints() and not self.baselines.has_machine(self.fingerprint):
+            self.notes.append(
+                f"no baseline for this machine: {self.fingerprint}; run with --gpuperf-save"
+            )
+
+    def baseline(self, test_key: str, backend: str) -> store.BaselineEntry | None:
+        """The stored entry for this machine, test and backend."""
+        return self.baselines.lookup(self.fingerprint, test_key, backend)
+
+    def record(self, record: TestRecord) -> None:
+        """Keep a measured test for the summary, the JSON report and saving."""
+        self.records.append(record)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Mark a record passed when its test's call phase passed."""
+        report = yield
+        if report.when == "call" and report.passed:
+            for record in self.records:
+                if record.nodeid == item.nodeid:
+                    record.passed = True
+        return report
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Save baselines when asked, and write the JSON report."""
+        if self.settings.save:
+            self._save()
+        if self.settings.json_path is not None:
+            from pytest_gpuperf.report_json import write_json
+
+            write_json(self.settings.json_path, self)
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        """Print the table of measured tests."""
+        terminalreporter.write_sep("=", "gpuperf")
+        for line in summary_lines(self):
+            terminalreporter.write_line(line)
+
+    def savable(self) -> list[TestRecord]:
+        """Records fit to become baselines: passed, compared, real device, not contended."""
+        return [
+            record
+            for record in self.records
+            if record.passed
+            and record.gate is not None
+            and record.gate.verdict not in (Verdict.SIMULATED, Verdict.INCONCLUSIVE)
+            and record.measurement.speedup is not None
+        ]
+
+    def _save(self) -> None:
+        entries: dict[str, dict[str, store.BaselineEntry]] = {}
+        now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        for record in self.savable():
+            m = record.measurement
+            assert m.speedup is not None
+            assert m.kernel is not None
+            assert m.reference is not None
+            entries.setdefault(record.test_key, {})[record.backend] = store.BaselineEntry(
+                speedup=m.speedup.value,
+                ci_low=m.speedup.low,
+                ci_high=m.speedup.high,
+                kernel_median_s=m.kernel.summary().median,
+                reference_median_s=m.reference.summary().median,
+                samples=len(m.ratios),
+                dtypes=record.dtypes,
+                shapes=record.shapes,
+                versions=dict(self.versions),
+                timestamp=now,
+                foreign_cpu=m.foreign_cpu or 0.0,
+            )
+        skipped = len(self.records) - len(self.savable())
+        if entries:
+            try:
+                store.save_baselines(
+                    self.settings.baseline_path, self.fingerprint, self.machine_info, entries
+                )
+            except store.BaselineError as exc:
+                self.notes.append(f"baselines NOT saved: {exc}")
+                return
+        saved = sum(len(v) for v in entries.values())
+        self.notes.append(
+            f"saved {saved} baseline(s) to {self.settings.baseline_path}"
+            + (f"; {skipped} not saved (failed, simulated or contended)" if skipped else "")
+        )
+
+
+def _under_xdist(config: pytest.Config) -> bool:
+    """True in an xdist worker, or in a controller that distributes tests."""
+    if hasattr(config, "workerinput"):
+        return True
+    numprocesses = config.getoption("numprocesses", None)
+    return bool(numprocesses)
+
+
+def _gpu_info(registry: BackendRegistry, wanted: tuple[str, ...] | None) -> dict[str, object]:
+    """Device facts of the first selected, available, real GPU backend."""
+    for name in registry.select(wanted):
+        backend = registry.get(name)
+        if backend.is_gpu and registry.unavailable_reason(name) is None and not backend.simulated:
+            try:
+                return backend.device_info()
+            except Exception:  # facts are optional; never fail a run over them
+                continue
+    return {}

@@ -1,0 +1,137 @@
+"""Summary statistics of timing samples and the confidence interval of a speedup.
+
+A plain module: no pytest, and numpy is imported only inside the bootstrap.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, final
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+#: Two-sided 95% quantiles of Student's t for small degrees of freedom (index = df).
+_T95 = (
+    float("inf"), 12.71, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+)  # fmt: skip
+
+
+@final
+@dataclass(frozen=True)
+class Summary:
+    """Order statistics and moments of one side's per-call times (seconds)."""
+
+    n: int
+    min: float
+    max: float
+    mean: float
+    median: float
+    stddev: float
+    q1: float
+    q3: float
+
+    @property
+    def iqr(self) -> float:
+        """Interquartile range."""
+        return self.q3 - self.q1
+
+    @property
+    def stdrel(self) -> float:
+        """Relative standard deviation (nvbench's noise measure)."""
+        return self.stddev / self.mean if self.mean > 0 else math.inf
+
+
+def summarize(values: Sequence[float]) -> Summary:
+    """Summarize a non-empty sequence of per-call times."""
+    if not values:
+        raise ValueError("summarize needs at least one sample")
+    ordered = sorted(values)
+    if len(ordered) >= 2:
+        q1, _, q3 = statistics.quantiles(ordered, n=4, method="inclusive")
+        stddev = statistics.stdev(ordered)
+    else:
+        q1 = q3 = ordered[0]
+        stddev = 0.0
+    return Summary(
+        n=len(ordered),
+        min=ordered[0],
+        max=ordered[-1],
+        mean=statistics.fmean(ordered),
+        median=statistics.median(ordered),
+        stddev=stddev,
+        q1=q1,
+        q3=q3,
+    )
+
+
+def t_quantile_95(df: int) -> float:
+    """Two-sided 95% Student-t quantile; the normal 1.96 beyond the table."""
+    return _T95[df] if df < len(_T95) else 1.96
+
+
+def log_ratio_halfwidth(ratios: Sequence[float]) -> float:
+    """Relative half-width of the 95% t-interval of the geometric mean of ``ratios``.
+
+    Cheap enough to evaluate after every round, so the sampler uses it to stop.
+    """
+    if len(ratios) < 2:
+        return math.inf
+    logs = [math.log(r) for r in ratios]
+    half = t_quantile_95(len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
+    return math.expm1(half)
+
+
+@final
+@dataclass(frozen=True)
+class RatioEstimate:
+    """A speedup with its 95% confidence interval."""
+
+    value: float
+    low: float
+    high: float
+
+    @property
+    def relative_halfwidth(self) -> float:
+        """Half the interval's width relative to the estimate."""
+        return (self.high - self.low) / (2 * self.value)
+
+
+def ratio_interval(
+    ratios: Sequence[float], *, resamples: int = 2000, trim: float = 0.1, seed: int = 0
+) -> RatioEstimate:
+    """Estimate a speedup from paired ratios, with a bootstrap 95% interval.
+
+    The estimate is the trimmed geometric mean of the ratios: log-ratios make
+    2x faster and 2x slower symmetric, trimming keeps one disturbed pair from
+    moving the verdict. The bootstrap resamples pairs, so drift that hits both
+    sides of a pair cancels. Deterministic for a given ``seed``.
+    """
+    if not ratios:
+        raise ValueError("ratio_interval needs at least one ratio")
+    if any(not (r > 0 and math.isfinite(r)) for r in ratios):
+        raise ValueError(f"ratios must be positive and finite; got {list(ratios)!r}")
+    import numpy as np
+
+    logs = np.log(np.asarray(ratios, dtype=np.float64))
+    point = math.exp(_trimmed_mean(np.sort(logs)[None, :], trim)[0])
+    if logs.size < 3:
+        return RatioEstimate(point, math.exp(float(logs.min())), math.exp(float(logs.max())))
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, logs.size, size=(resamples, logs.size))
+    means = _trimmed_mean(np.sort(logs[picks], axis=1), trim)
+    low, high = np.quantile(means, [0.025, 0.975])
+    return RatioEstimate(point, math.exp(float(low)), math.exp(float(high)))
+
+
+def _trimmed_mean(sorted_rows: object, trim: float) -> list[float]:
+    """Mean of each sorted row after cutting ``trim`` of the values at each end."""
+    import numpy as np
+
+    rows = np.asarray(sorted_rows)
+    cut = int(rows.shape[1] * trim)
+    kept = rows[:, cut : rows.shape[1] - cut] if rows.shape[1] - 2 * cut > 0 else rows
+    return [float(v) for v in kept.mean(axis=1)]

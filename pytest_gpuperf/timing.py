@@ -1,0 +1,276 @@
+"""The timing core: samples with device work complete inside each one.
+
+A plain module with no pytest import, unit-tested on the CPU path. Every clock
+read goes through :data:`host_clock_ns`, so tests can swap in a fake clock and
+make the gate logic deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, final
+
+from pytest_gpuperf.stats import (
+    RatioEstimate,
+    Summary,
+    log_ratio_halfwidth,
+    ratio_interval,
+    summarize,
+    t_quantile_95,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pytest_gpuperf.backends.base import DeviceTimer
+
+#: The host clock, in integer nanoseconds. Replace it (module attribute) to inject time.
+host_clock_ns: Callable[[], int] = time.perf_counter_ns
+
+_NS = 1e-9
+
+
+def now_ns() -> int:
+    """Read the current host clock (looked up at call time, so it can be replaced)."""
+    return host_clock_ns()
+
+
+@final
+@dataclass(frozen=True)
+class TimerConfig:
+    """How long and how precisely to measure."""
+
+    max_time: float = 1.0
+    noise: float = 0.02
+    min_rounds: int = 10
+    max_rounds: int = 2000
+    warmup_time: float = 0.05
+    min_sample_time: float = 2e-4
+    max_batch: int = 10_000
+    cold_cache: bool = False
+
+
+@final
+class TimedCall:
+    """One side of a measurement: a callable, how to wait for it, how to time it on device."""
+
+    def __init__(
+        self,
+        call: Callable[[], object],
+        *,
+        synchronize: Callable[[], None] | None = None,
+        device_timer: DeviceTimer | None = None,
+        flush: Callable[[], None] | None = None,
+    ) -> None:
+        self.call = call
+        self._synchronize = synchronize
+        self._device_timer = device_timer
+        self._flush = flush
+
+    def first_call(self) -> tuple[object, float]:
+        """Run once, synchronized, and return the result and its wall time in seconds."""
+        start = now_ns()
+        result = self.call()
+        if self._synchronize is not None:
+            self._synchronize()
+        return result, (now_ns() - start) * _NS
+
+    def sample(self, batch: int) -> tuple[float, float | None]:
+        """Time ``batch`` back-to-back calls; return per-call wall and device ns."""
+        if self._flush is not None:
+            self._flush()
+        call, timer, clock = self.call, self._device_timer, host_clock_ns
+        if timer is not None:
+            timer.start()
+        start = clock()
+        for _ in range(batch):
+            call()
+        device = timer.stop() / batch if timer is not None else None
+        if self._synchronize is not None:
+            self._synchronize()
+        return (clock() - start) / batch, device
+
+
+@final
+@dataclass(frozen=True)
+class Samples:
+    """Per-call times of one side, in nanoseconds, and the batch size used."""
+
+    wall_ns: tuple[float, ...]
+    device_ns: tuple[float, ...] | None
+    batch: int
+
+    def summary(self) -> Summary:
+        """Statistics of the per-call wall times, in seconds."""
+        return summarize([ns * _NS for ns in self.wall_ns])
+
+    def device_summary(self) -> Summary | None:
+        """Statistics of the per-call device times, in seconds, when events were used."""
+        return summarize([ns * _NS for ns in self.device_ns]) if self.device_ns else None
+
+
+@final
+@dataclass(frozen=True)
+class PairedSamples:
+    """Interleaved samples of kernel and reference, and the per-round speedup ratios."""
+
+    kernel: Samples
+    reference: Samples
+    ratios: tuple[float, ...]
+    budget_note: str | None
+
+    def speedup(self) -> RatioEstimate:
+        """The speedup over the reference with its bootstrap 95% interval."""
+        return ratio_interval(self.ratios)
+
+
+class _Recorder:
+    """Collects samples of one side."""
+
+    def __init__(self, side: TimedCall, batch: int) -> None:
+        self.side = side
+        self.batch = batch
+        self.wall: list[float] = []
+        self.device: list[float] = []
+        self.has_device = True
+
+    def take(self, count: int) -> float:
+        """Take ``count`` samples; return the median per-call wall ns among them."""
+        taken = []
+        for _ in range(count):
+            wall, device = self.side.sample(self.batch)
+            taken.append(max(wall, 1e-3))
+            if device is None:
+                self.has_device = False
+            else:
+                self.device.append(device)
+        self.wall.extend(taken)
+        taken.sort()
+        return taken[len(taken) // 2]
+
+    def samples(self) -> Samples:
+        device = tuple(self.device) if self.has_device and self.device else None
+        return Samples(tuple(self.wall), device, self.batch)
+
+
+def _calibrate(side: TimedCall, config: TimerConfig, estimate_s: float) -> tuple[int, float]:
+    """Warm up by time and choose a batch size; return (batch, per-call seconds)."""
+    per_call = estimate_s
+    if estimate_s < config.warmup_time:
+        deadline = now_ns() + config.warmup_time / _NS
+        per_call = math.inf
+        while True:
+            wall, _ = side.sample(1)
+            per_call = min(per_call, wall * _NS)
+            if now_ns() >= deadline:
+                break
+    if config.cold_cache:
+        return 1, per_call
+    batch = math.ceil(config.min_sample_time / max(per_call, 1e-9))
+    return max(1, min(batch, config.max_batch)), per_call
+
+
+def measure_single(
+    side: TimedCall, config: TimerConfig, *, estimate_s: float = 0.0
+) -> tuple[Samples, str | None]:
+    """Sample one callable until its noise is under target or the budget is spent."""
+    start = now_ns()
+    batch, per_call = _calibrate(side, config, estimate_s)
+    recorder = _Recorder(side, batch)
+    min_rounds, note = _rounds_within_budget(config, per_call * batch, start)
+    rounds = 0
+    while rounds < config.max_rounds:
+        recorder.take(1)
+        rounds += 1
+        if rounds < min_rounds:
+            continue
+        if (now_ns() - start) * _NS >= config.max_time:
+            break
+        if _relative_halfwidth(recorder.wall) <= config.noise:
+            break
+    return recorder.samples(), note
+
+
+def measure_paired(
+    kernel: TimedCall,
+    reference: TimedCall,
+    config: TimerConfig,
+    *,
+    kernel_estimate_s: float = 0.0,
+    reference_estimate_s: float = 0.0,
+) -> PairedSamples:
+    """Alternate reference and kernel samples and record one speedup ratio per round.
+
+    The slow side takes one sample per round and the fast side several, so a
+    1 s reference against a 1 ms kernel does not spend the budget on reference
+    calls; the order flips every round so drift hits both sides alike.
+    """
+    start = now_ns()
+    kernel_batch, kernel_call = _calibrate(kernel, config, kernel_estimate_s)
+    reference_batch, reference_call = _calibrate(reference, config, reference_estimate_s)
+    kernel_rec = _Recorder(kernel, kernel_batch)
+    reference_rec = _Recorder(reference, reference_batch)
+    kernel_sample = kernel_call * kernel_batch
+    reference_sample = reference_call * reference_batch
+    kernel_count = _per_round(reference_sample, kernel_sample)
+    reference_count = _per_round(kernel_sample, reference_sample)
+    round_time = kernel_count * kernel_sample + reference_count * reference_sample
+    min_rounds, note = _rounds_within_budget(config, round_time, start)
+    ratios: list[float] = []
+    while len(ratios) < config.max_rounds:
+        if len(ratios) % 2 == 0:
+            reference_ns = reference_rec.take(reference_count)
+            kernel_ns = kernel_rec.take(kernel_count)
+        else:
+            kernel_ns = kernel_rec.take(kernel_count)
+            reference_ns = reference_rec.take(reference_count)
+        ratios.append(reference_ns / kernel_ns)
+        if len(ratios) < min_rounds:
+            continue
+        if (now_ns() - start) * _NS >= config.max_time:
+            break
+        if log_ratio_halfwidth(ratios) <= config.noise:
+            break
+    return PairedSamples(kernel_rec.samples(), reference_rec.samples(), tuple(ratios), note)
+
+
+def _per_round(other_sample: float, own_sample: float) -> int:
+    """How many samples the faster side takes per round (1 for the slower side)."""
+    if own_sample <= 0:
+        return 16
+    return max(1, min(16, round(other_sample / own_sample)))
+
+
+def _rounds_within_budget(
+    config: TimerConfig, round_time: float, start: int
+) -> tuple[int, str | None]:
+    """The minimum number of rounds that fits the budget left, and a note when it cannot."""
+    left = config.max_time - (now_ns() - start) * _NS
+    fitting = int(left / round_time) if round_time > 0 else config.min_rounds
+    if fitting >= config.min_rounds:
+        return config.min_rounds, None
+    rounds = max(3, fitting)
+    if fitting >= 3:
+        return rounds, f"budget allowed {rounds} of {config.min_rounds} rounds"
+    return rounds, (
+        f"one round takes {round_time:.3g} s, so {rounds} rounds exceed the "
+        f"{config.max_time:g} s budget (raise --gpuperf-max-time or shrink the problem)"
+    )
+
+
+def _relative_halfwidth(values: list[float]) -> float:
+    """Relative half-width of the 95% t-interval of the mean of ``values``."""
+    n = len(values)
+    if n < 2:
+        return math.inf
+    mean = math.fsum(values) / n
+    var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
+    return t_quantile_95(n - 1) * math.sqrt(var / n) / mean if mean > 0 else math.inf
+
+
+def describe_callable(func: Any) -> str:
+    """A short name for a kernel or reference, for messages."""
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
+    return str(name) if name else repr(func)
