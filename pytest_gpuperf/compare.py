@@ -186,7 +186,7 @@ def _inexact_mismatches(
         far = finite & ~(np.abs(af - ef) <= tol.atol + tol.rtol * np.abs(ef))
         nan_extra = a_nan & np.isfinite(ef)
         nan_missing = ~a_nan & e_nan
-        inf_bad = (~finite & ~(a_nan | e_nan) & (af != ef)) | (a_nan & np.isinf(ef))
+        inf_bad = (~finite & ~(a_nan | e_nan) & (af != ef)) | (a_nan & ~e_nan & np.isinf(ef))
     checks = (
         ("NaN where expected is finite", nan_extra),
         ("no NaN where expected is NaN", nan_missing),
