@@ -6,6 +6,7 @@ from pytest_gpuperf.backends.base import Backend, DeviceOutOfMemory, DeviceTimer
 from pytest_gpuperf.backends.host import HostBackend
 from pytest_gpuperf.compare import MismatchError, assert_matches, default_tolerance
 from pytest_gpuperf.measurement import Measurement
+from pytest_gpuperf.statistical import within_standard_errors
 
 __all__ = [
     "Backend",
@@ -17,4 +18,5 @@ __all__ = [
     "MismatchError",
     "assert_matches",
     "default_tolerance",
+    "within_standard_errors",
 ]

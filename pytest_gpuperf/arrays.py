@@ -107,9 +107,9 @@ class GpuArrayFactory:
         try:
             device = backend.to_device(host)
         except DeviceOutOfMemory as exc:
-            pytest.fail(
+            raise pytest.fail.Exception(
                 f"gpu_array: {exc} (array {host.shape} {host.dtype})",
                 pytrace=False,
-            )
+            ) from None
         self._kept[id(device)] = (device, host.copy())
         return device

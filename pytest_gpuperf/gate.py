@@ -57,38 +57,60 @@ class GateInput:
 @final
 @dataclass(frozen=True)
 class GateResult:
-    """The verdict, whether the test fails, and what to tell the user."""
+    """The verdict, whether the test fails, and what to tell the user.
+
+    ``reason`` is the one-line cause for the results table, ``message`` the full
+    text a failing test reports, ``notes`` facts worth knowing either way.
+    """
 
     verdict: Verdict
     failed: bool = False
     message: str = ""
     notes: tuple[str, ...] = ()
+    reason: str = ""
 
     @property
     def why(self) -> str:
-        """The message, or the notes when there is no message."""
-        return self.message or "; ".join(self.notes)
+        """One line for the table: the reason and the notes, else the message."""
+        return "; ".join(part for part in (self.reason, *self.notes) if part) or self.message
+
+
+def _percent(fraction: float) -> str:
+    """``0.1`` as ``10%``, ``0.125`` as ``12.5%``."""
+    return f"{fraction * 100:.4g}%"
 
 
 def judge(gate: GateInput) -> GateResult:
     """Decide the verdict for one measurement."""
     if gate.simulated:
-        return GateResult(Verdict.SIMULATED, notes=("simulated device: timings are never gated",))
+        return GateResult(Verdict.SIMULATED, reason="simulated device: timings are never gated")
     if gate.speedup is None:
         return GateResult(Verdict.TIMED)
-    if gate.foreign_cpu is not None and gate.foreign_cpu > gate.contention_limit:
-        message = (
-            f"inconclusive (contended: other processes used {gate.foreign_cpu:.0%} "
-            f"of the CPUs, above {gate.contention_limit:.0%}); re-run on a quiet machine"
-        )
-        return GateResult(Verdict.INCONCLUSIVE, failed=gate.fail_inconclusive, message=message)
     speed = gate.speedup
     where = f"{gate.test} on {gate.backend}"
     measured = f"{speed.value:.3g}x (95% CI {speed.low:.3g}-{speed.high:.3g})"
+    interval = f"95% CI {speed.low:.3g}-{speed.high:.3g}"
+    if gate.foreign_cpu is not None and gate.foreign_cpu > gate.contention_limit:
+        reason = (
+            f"contended: other processes used {gate.foreign_cpu:.0%} of the CPUs, above the "
+            f"{gate.contention_limit:.0%} limit; re-run on a quiet machine"
+        )
+        if not gate.fail_inconclusive:
+            return GateResult(Verdict.INCONCLUSIVE, reason=reason)
+        return GateResult(
+            Verdict.INCONCLUSIVE,
+            failed=True,
+            reason=reason,
+            message=(
+                f"{where}: speedup over {gate.reference_name} of {measured} is inconclusive "
+                f"({reason}); --gpuperf-fail-inconclusive turns this into a failure"
+            ),
+        )
     if gate.min_speedup is not None and speed.high < gate.min_speedup:
         return GateResult(
             Verdict.BELOW_FLOOR,
             failed=True,
+            reason=f"{interval} is below min_speedup={gate.min_speedup:g}x",
             message=(
                 f"{where}: speedup over {gate.reference_name} is {measured}, below "
                 f"min_speedup={gate.min_speedup:g}x; make the kernel faster or lower "
@@ -96,7 +118,7 @@ def judge(gate: GateInput) -> GateResult:
             ),
         )
     if gate.baseline is None:
-        return GateResult(Verdict.NEW, notes=("no baseline entry; save one with --gpuperf-save",))
+        return GateResult(Verdict.NEW, reason="no baseline entry; save one with --gpuperf-save")
     notes = _moved_reference_notes(gate, gate.baseline)
     base = gate.baseline.speedup
     floor = base * (1 - gate.tolerance)
@@ -104,19 +126,25 @@ def judge(gate: GateInput) -> GateResult:
     if speed.high < floor:
         message = (
             f"{where}: speedup over {gate.reference_name} regressed: {measured} vs baseline "
-            f"{base:.3g}x ({change:+.1%}); allowed tolerance {gate.tolerance:.0%} "
+            f"{base:.3g}x ({change:+.1%}); allowed tolerance {_percent(gate.tolerance)} "
             f"(floor {floor:.3g}x). If the new speed is intended, accept it with: "
             f"{gate.accept_command}"
         )
         if notes:
             message += "\n" + "\n".join(notes)
-        return GateResult(Verdict.REGRESSED, failed=True, message=message, notes=notes)
-    if speed.low > base * (1 + gate.tolerance):
-        notes += (
-            f"improved {change:+.1%} over baseline {base:.3g}x; re-save with "
-            f"{gate.accept_command} so the baseline keeps guarding the new speed",
+        reason = (
+            f"{interval} is below the floor {floor:.3g}x "
+            f"(baseline {base:.3g}x - {_percent(gate.tolerance)})"
         )
-        return GateResult(Verdict.IMPROVED, notes=notes)
+        return GateResult(
+            Verdict.REGRESSED, failed=True, message=message, notes=notes, reason=reason
+        )
+    if speed.low > base * (1 + gate.tolerance):
+        reason = (
+            f"{change:+.1%} over baseline {base:.3g}x; re-save with "
+            f"{gate.accept_command} so the baseline keeps guarding the new speed"
+        )
+        return GateResult(Verdict.IMPROVED, notes=notes, reason=reason)
     return GateResult(Verdict.OK, notes=notes)
 
 

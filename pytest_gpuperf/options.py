@@ -9,41 +9,54 @@ from typing import TYPE_CHECKING, final
 
 import pytest
 
+from pytest_gpuperf import units
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 GPUPERF_HELP = "measure kernels, compute speedups over the NumPy reference and gate them"
-BACKENDS_HELP = "comma-separated backends to run (default: all registered), e.g. numba,cupy"
+BACKENDS_HELP = (
+    "comma-separated backends to run, e.g. numba,cupy (default: all registered except "
+    "the opt-in torch, jax and dask)"
+)
 TOLERANCE_HELP = "allowed speedup loss against the baseline, as 10% or 0.1 (default 10%)"
 MAX_TIME_HELP = "time budget of one measurement, as 1, 1s or 500ms (default 1s)"
 NOISE_HELP = "stop sampling once the speedup interval is this tight, as 2% or 0.02 (default 2%)"
 SAVE_HELP = "store this run's speedups as the baselines for this machine"
 BASELINE_HELP = "baseline file (default .gpuperf/baselines.json under the rootdir)"
 JSON_HELP = "write the run, with raw samples, as pytest-benchmark-compatible JSON"
+MARKDOWN_HELP = (
+    "write the run's results table (and sweeps, throughput, notes) as Markdown to this path; "
+    "under --gpuperf the same text is appended to $GITHUB_STEP_SUMMARY when that is set"
+)
 FLUSH_L2_HELP = "flush the GPU L2 cache before every sample (cold-cache timing)"
+PLOT_HELP = (
+    "under --gpuperf, write speedup, sweep and compile-time PNG plots into this folder "
+    "(needs matplotlib: pip install 'pytest-gpuperf[plot]')"
+)
 CONTENTION_HELP = (
     "CPU share used by other processes above which a measurement is contended, "
     "as 15% or 0.15 (default 15%)"
 )
+DASK_ADDRESS_HELP = (
+    "run the dask backend on the distributed scheduler at this address, as tcp://host:port "
+    "or tls://host:port (default: dask's threaded scheduler in this process)"
+)
 FAIL_INCONCLUSIVE_HELP = "fail tests whose measurement stayed contended (default: warn)"
 
+_SCHEDULER_ADDRESS = re.compile(
+    r"^(?:tcp|tls)://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-_]*):(?P<port>\d{1,5})$"
+)
 _DURATION = re.compile(r"^\s*(?P<value>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ms|s|m)?\s*$")
 _UNIT_SECONDS = {"ms": 1e-3, "s": 1.0, "m": 60.0, None: 1.0}
 
 
 def parse_fraction(value: str | float, name: str, source: str, *, upper: float = 1.0) -> float:
     """Parse ``10%`` or ``0.1`` into 0.1; reject negatives and values above ``upper``."""
-    text = str(value).strip()
     try:
-        fraction = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        fraction = float("nan")
-    if not 0.0 <= fraction <= upper:
-        raise pytest.UsageError(
-            f"{name} must be a fraction between 0 and {upper:g} written as 10% or 0.1; "
-            f"got {value!r} ({source})"
-        )
-    return fraction
+        return units.parse_fraction(value, name, source, upper=upper)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def parse_duration(value: str | float, name: str, source: str) -> float:
@@ -58,6 +71,18 @@ def parse_duration(value: str | float, name: str, source: str) -> float:
     return seconds
 
 
+def parse_scheduler_address(value: str, name: str, source: str) -> str:
+    """Check that ``value`` reads ``tcp://host:port`` or ``tls://host:port``."""
+    text = value.strip()
+    match = _SCHEDULER_ADDRESS.match(text)
+    if match is None or not 0 < int(match["port"]) < 65536:
+        raise pytest.UsageError(
+            f"{name} must be a dask scheduler address written as tcp://host:port or "
+            f"tls://host:port (e.g. tcp://127.0.0.1:8786); got {value!r} ({source})"
+        )
+    return text
+
+
 def parse_backend_list(value: str, name: str, source: str) -> tuple[str, ...]:
     """Split ``numba, cupy`` into names; an empty list is an error."""
     names = tuple(part.strip() for part in value.split(",") if part.strip())
@@ -68,26 +93,41 @@ def parse_backend_list(value: str, name: str, source: str) -> tuple[str, ...]:
     return names
 
 
+def _argparse(text: str) -> str:
+    """Escape ``%`` for argparse, which %-formats option help (the ini help is printed as is)."""
+    return text.replace("%", "%%")
+
+
 def add_options(parser: pytest.Parser) -> None:
     """Register the ``gpuperf`` option group and its ini keys."""
     group = parser.getgroup("gpuperf", "GPU kernel correctness and speedup gating")
     group.addoption("--gpuperf", action="store_true", default=False, help=GPUPERF_HELP)
     group.addoption("--gpuperf-backends", metavar="NAMES", default=None, help=BACKENDS_HELP)
-    group.addoption("--gpuperf-tolerance", metavar="FRACTION", default=None, help=TOLERANCE_HELP)
+    group.addoption(
+        "--gpuperf-tolerance", metavar="FRACTION", default=None, help=_argparse(TOLERANCE_HELP)
+    )
     group.addoption("--gpuperf-max-time", metavar="SECONDS", default=None, help=MAX_TIME_HELP)
-    group.addoption("--gpuperf-noise", metavar="FRACTION", default=None, help=NOISE_HELP)
+    group.addoption("--gpuperf-noise", metavar="FRACTION", default=None, help=_argparse(NOISE_HELP))
     group.addoption("--gpuperf-save", action="store_true", default=False, help=SAVE_HELP)
     group.addoption("--gpuperf-baseline", metavar="PATH", default=None, help=BASELINE_HELP)
     group.addoption("--gpuperf-json", metavar="PATH", default=None, help=JSON_HELP)
+    group.addoption("--gpuperf-markdown", metavar="PATH", default=None, help=MARKDOWN_HELP)
+    group.addoption("--gpuperf-plot", metavar="DIR", default=None, help=PLOT_HELP)
     group.addoption("--gpuperf-flush-l2", action="store_true", default=None, help=FLUSH_L2_HELP)
-    group.addoption("--gpuperf-contention", metavar="FRACTION", default=None, help=CONTENTION_HELP)
+    group.addoption(
+        "--gpuperf-contention", metavar="FRACTION", default=None, help=_argparse(CONTENTION_HELP)
+    )
     group.addoption(
         "--gpuperf-fail-inconclusive",
         action="store_true",
         default=None,
         help=FAIL_INCONCLUSIVE_HELP,
     )
+    group.addoption(
+        "--gpuperf-dask-address", metavar="ADDRESS", default=None, help=DASK_ADDRESS_HELP
+    )
     parser.addini("gpuperf_backends", BACKENDS_HELP, default=None)
+    parser.addini("gpuperf_dask_address", DASK_ADDRESS_HELP, default=None)
     parser.addini("gpuperf_tolerance", TOLERANCE_HELP, default=None)
     parser.addini("gpuperf_max_time", MAX_TIME_HELP, default=None)
     parser.addini("gpuperf_noise", NOISE_HELP, default=None)
@@ -95,6 +135,8 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("gpuperf_flush_l2", FLUSH_L2_HELP, type="bool", default=False)
     parser.addini("gpuperf_contention", CONTENTION_HELP, default=None)
     parser.addini("gpuperf_fail_inconclusive", FAIL_INCONCLUSIVE_HELP, type="bool", default=False)
+    parser.addini("gpuperf_markdown", MARKDOWN_HELP, default=None)
+    parser.addini("gpuperf_plot", PLOT_HELP, default=None)
 
 
 @final
@@ -110,9 +152,12 @@ class Settings:
     save: bool = False
     baseline_path: Path = Path(".gpuperf/baselines.json")
     json_path: Path | None = None
+    markdown_path: Path | None = None
+    plot_dir: Path | None = None
     flush_l2: bool = False
     contention: float = 0.15
     fail_inconclusive: bool = False
+    dask_address: str | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -144,10 +189,20 @@ class Settings:
             "max_time": pick("gpuperf_max_time", "gpuperf_max_time", parse_duration),
             "noise": pick("gpuperf_noise", "gpuperf_noise", parse_fraction),
             "contention": pick("gpuperf_contention", "gpuperf_contention", parse_fraction),
+            "dask_address": pick(
+                "gpuperf_dask_address", "gpuperf_dask_address", parse_scheduler_address
+            ),
         }
         values.update({key: value for key, value in parsed.items() if value is not None})
         baseline = config.getoption("gpuperf_baseline") or config.getini("gpuperf_baseline")
         values["baseline_path"] = rootdir / (baseline or ".gpuperf/baselines.json")
         json_path = config.getoption("gpuperf_json")
         values["json_path"] = Path(json_path) if json_path else None
+        markdown_cli = config.getoption("gpuperf_markdown")
+        markdown_ini = config.getini("gpuperf_markdown")
+        markdown = Path(markdown_cli) if markdown_cli else None
+        values["markdown_path"] = markdown or (rootdir / markdown_ini if markdown_ini else None)
+        plot_cli, plot_ini = config.getoption("gpuperf_plot"), config.getini("gpuperf_plot")
+        plot_dir = Path(plot_cli) if plot_cli else None
+        values["plot_dir"] = plot_dir or (rootdir / plot_ini if plot_ini else None)
         return cls(**values)  # type: ignore[arg-type]

@@ -66,14 +66,6 @@ def pytest_configure(config: pytest.Config) -> None:
         session = GpuperfSession(config, settings)
         config.stash[session_key] = session
         config.pluginmanager.register(session, "gpuperf-session")
-        if not session.timing_enabled and not hasattr(config, "workerinput"):
-            config.issue_config_time_warning(
-                pytest.PytestWarning(
-                    "gpuperf: timing is off under pytest-xdist (workers share the CPUs); "
-                    "correctness is still checked. Run --gpuperf without -n to measure."
-                ),
-                stacklevel=2,
-            )
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -113,9 +105,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if mark is None:
         return
     try:
-        item.stash[spec_key] = parse_marker(mark)
+        item.stash[spec_key] = spec = parse_marker(mark)
     except MarkerError as exc:
-        pytest.fail(f"{item.nodeid}: {exc}", pytrace=False)
+        raise pytest.fail.Exception(f"{item.nodeid}: {exc}", pytrace=False) from None
+    if spec is not None and spec.sweep is not None:
+        from pytest_gpuperf.sweep import sweep_problem
+
+        callspec = getattr(item, "callspec", None)
+        params = {k: v for k, v in (callspec.params if callspec else {}).items() if k != "backend"}
+        problem = sweep_problem(spec.sweep, params)
+        if problem:
+            pytest.fail(f"{item.nodeid}: {problem}", pytrace=False)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -127,9 +127,25 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(hint)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_machine_info(
+    config: pytest.Config, machine_info: dict[str, Any]
+) -> None:
+    """Add our fingerprint, GPU facts and library versions to pytest-benchmark's machine info."""
+    from pytest_gpuperf.report_json import gpuperf_machine_info
+
+    machine_info["gpuperf"] = gpuperf_machine_info(
+        config.stash.get(session_key, None),
+        config.stash.get(registry_key, None),
+        config.stash[settings_key].backends,
+    )
+
+
 @pytest.fixture
 def backend(request: pytest.FixtureRequest) -> BackendHandle:
     """The array backend this test runs on: numpy, numba, numba_cuda or cupy.
+
+    torch, jax and dask run too when named, e.g. ``--gpuperf-backends=numpy,torch``.
 
     Tests that ask for it run once per backend (``test_x[numba_cuda]``); a
     backend that cannot run here is skipped with the reason. Use
@@ -193,6 +209,7 @@ def cuda_sync_timer(
         baseline=session.baseline if session else lambda key, name: None,
         versions=session.versions if session else {},
         record=session.record if session else lambda record: None,
+        user_properties=item.user_properties,
     )
     return SyncTimer(backend, gpu_array, item.stash.get(spec_key, None), context)
 
@@ -207,6 +224,15 @@ def test_key(nodeid: str, backend_name: str) -> str:
 
 
 def _uses_our_backend(metafunc: pytest.Metafunc) -> bool:
-    """True when ``backend`` resolves to this plugin's fixture, not a user's own."""
+    """True when ``backend`` resolves to this plugin's fixture, not a user's own.
+
+    A user's override that itself requests ``backend`` wraps ours, so it counts.
+    """
     defs: Sequence[Any] = getattr(metafunc, "_arg2fixturedefs", {}).get("backend") or ()
-    return bool(defs) and defs[-1].func is getattr(backend, "__wrapped__", backend)
+    ours = getattr(backend, "__wrapped__", backend)
+    for fixturedef in reversed(defs):
+        if fixturedef.func is ours:
+            return True
+        if "backend" not in fixturedef.argnames:
+            return False
+    return False

@@ -6,11 +6,13 @@ import datetime
 import json
 import os
 import platform
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pytest_gpuperf.backends.registry import BackendRegistry
     from pytest_gpuperf.runner import TestRecord
     from pytest_gpuperf.session import GpuperfSession
     from pytest_gpuperf.timing import Samples
@@ -59,6 +61,7 @@ def benchmark_entry(record: TestRecord) -> dict[str, Any] | None:
         "bytes_per_call": record.bytes_per_call,
         "flops_per_call": record.flops_per_call,
         "sweep": record.sweep,
+        "throughput": record.throughput.as_dict() if record.throughput else None,
         "device_times_s": [ns * 1e-9 for ns in m.kernel.device_ns] if m.kernel.device_ns else None,
     }
     if m.speedup is not None:
@@ -100,13 +103,13 @@ def build_report(session: GpuperfSession) -> dict[str, Any]:
         "release": platform.release(),
         "system": platform.system(),
         "cpu": {"brand_raw": session.machine_info.get("cpu"), "count": os.cpu_count()},
-        "gpuperf": {
-            "fingerprint": session.fingerprint,
-            "machine": session.machine_info,
-            "versions": session.versions,
-        },
+        "gpuperf": gpuperf_machine_info(session, None, None),
     }
     benchmarks = [e for e in map(benchmark_entry, session.records) if e is not None]
+    for entry in benchmarks:  # the stored speedup each result was judged against
+        info = entry["extra_info"]["gpuperf"]
+        stored = session.baseline(info["test_key"], info["backend"])
+        info["baseline"] = stored.speedup if stored is not None else None
     return {
         "machine_info": machine_info,
         "commit_info": get_commit_info(),
@@ -114,6 +117,41 @@ def build_report(session: GpuperfSession) -> dict[str, Any]:
         "datetime": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "version": pytest_benchmark.__version__,
         "gpuperf": {"schema": REPORT_SCHEMA, "notes": list(session.notes)},
+    }
+
+
+def gpuperf_machine_info(
+    session: GpuperfSession | None,
+    registry: BackendRegistry | None,
+    wanted: tuple[str, ...] | None,
+) -> dict[str, Any]:
+    """Our machine facts for pytest-benchmark's ``machine_info``: fingerprint, GPU, versions.
+
+    Under ``--gpuperf`` the session's facts are used. Otherwise the GPU is probed
+    only when numba.cuda or cupy is already imported, so a plain benchmark run
+    imports nothing heavy; ``gpu_probed`` says which happened.
+    """
+    from pytest_gpuperf import machine
+
+    if session is not None and session.fingerprint:
+        return {
+            "fingerprint": session.fingerprint,
+            "machine": session.machine_info,
+            "versions": session.versions,
+            "gpu_probed": True,
+        }
+    probed = registry is not None and any(name in sys.modules for name in ("numba.cuda", "cupy"))
+    gpu: dict[str, object] = {}
+    if probed and registry is not None:
+        from pytest_gpuperf.session import gpu_info
+
+        gpu = gpu_info(registry, wanted)
+    info = machine.machine_info(gpu)
+    return {
+        "fingerprint": machine.fingerprint(info) if probed else None,
+        "machine": info,
+        "versions": machine.library_versions(),
+        "gpu_probed": probed,
     }
 
 

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any, final
 import pytest
 
 from pytest_gpuperf import contention, timing
+from pytest_gpuperf.backends.base import LazyResultError
 from pytest_gpuperf.compare import MismatchError, assert_matches
 from pytest_gpuperf.gate import GateInput, GateResult, judge
+from pytest_gpuperf.junit import junit_properties
 from pytest_gpuperf.measurement import Measurement
 
 if TYPE_CHECKING:
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from pytest_gpuperf.handle import BackendHandle
     from pytest_gpuperf.marker import MarkerSpec
     from pytest_gpuperf.options import Settings
+    from pytest_gpuperf.throughput import Throughput
 
 
 class KernelError(Exception):
@@ -46,6 +49,9 @@ class TestRecord:
     flops_per_call: float | None = None
     sweep: str | None = None
     passed: bool = False
+    throughput: Throughput | None = None
+    #: The backend's ``device`` text (the GPU, or the dask scheduler), for the machine info.
+    device: str = ""
 
 
 @final
@@ -60,6 +66,7 @@ class RunContext:
     baseline: Callable[[str, str], BaselineEntry | None]
     versions: Mapping[str, str]
     record: Callable[[TestRecord], None]
+    user_properties: list[tuple[str, object]] = field(default_factory=list)
 
 
 @final
@@ -104,6 +111,7 @@ class SyncTimer:
         else:
             result = _guarded(call, name, self._handle.name)
             first_call_s = None
+        self._refuse_lazy(result, args, name)
         spec = self._spec
         reference_args = self._arrays.host_args(args)
         reference_s = 0.0
@@ -114,6 +122,16 @@ class SyncTimer:
         measurement = self._measure(call, result, first_call_s, reference_args, reference_s)
         self._report(name, args, measurement)
         return measurement
+
+    def _refuse_lazy(self, result: Any, args: tuple[Any, ...], name: str) -> None:
+        """Fail when the (first) result is still lazy: timing it would measure no work."""
+        from pytest_gpuperf.lazy import lazy_result_message
+
+        backend = self._handle.impl
+        handled = getattr(backend, "lazy_families", ())
+        message = lazy_result_message(self._handle.name, name, result, args, handled)
+        if message is not None:
+            pytest.fail(message, pytrace=False)
 
     def _check(
         self, result: Any, args: tuple[Any, ...], host_args: tuple[Any, ...], name: str
@@ -127,11 +145,11 @@ class SyncTimer:
             try:
                 actual = args[spec.output]
             except IndexError:
-                pytest.fail(
+                raise pytest.fail.Exception(
                     f"gpuperf(output={spec.output}) is out of range: the kernel got "
                     f"{len(args)} arguments",
                     pytrace=False,
-                )
+                ) from None
         elif result is None:
             pytest.fail(
                 f"{name} on {self._handle.name} returned None; name the argument it writes "
@@ -149,7 +167,8 @@ class SyncTimer:
         label = f"{self._context.nodeid}: {name} on {self._handle.name}"
         try:
             if spec.compare is not None:
-                spec.compare(host_actual, expected)
+                if spec.compare(host_actual, expected) is False:
+                    raise AssertionError("it returned False; raise AssertionError instead")
             else:
                 import numpy
 
@@ -161,10 +180,11 @@ class SyncTimer:
                     check_dtype=spec.check_dtype,
                     label=label,
                 )
-        except MismatchError as exc:
-            pytest.fail(str(exc), pytrace=False)
+        except MismatchError as exc:  # ``from None``: show the report once, not chained twice
+            raise pytest.fail.Exception(str(exc), pytrace=False) from None
         except AssertionError as exc:
-            pytest.fail(f"{label}: custom compare failed: {exc}", pytrace=False)
+            message = f"{label}: custom compare failed: {exc}"
+            raise pytest.fail.Exception(message, pytrace=False) from None
         return elapsed
 
     def _measure(
@@ -204,9 +224,8 @@ class SyncTimer:
             monitor = contention.CpuMonitor()
             monitor.start()
             if reference_side is None:
-                kernel, note = timing.measure_single(
-                    kernel_side, config, estimate_s=first_call_s or 0.0
-                )
+                # No estimate from the first call: it includes compilation.
+                kernel, note = timing.measure_single(kernel_side, config)
                 paired = None
             else:
                 paired = timing.measure_paired(
@@ -277,8 +296,11 @@ class SyncTimer:
                 bytes_per_call=_amount(spec.bytes if spec else None, host_args),
                 flops_per_call=_amount(spec.flops if spec else None, host_args),
                 sweep=spec.sweep if spec else None,
+                device=self._handle.device,
             )
         )
+        entry = context.baseline(context.test_key, backend)
+        context.user_properties.extend(junit_properties(backend, measurement, gate, entry))
         if gate is not None and gate.failed:
             pytest.fail(gate.message, pytrace=False)
 
@@ -296,5 +318,7 @@ def _guarded(func: Callable[[], Any], name: str, backend: str) -> Any:
         return func()
     except (pytest.fail.Exception, pytest.skip.Exception):
         raise
+    except LazyResultError as exc:  # make_concrete could not force the result
+        raise pytest.fail.Exception(f"{backend}: {name}: {exc}", pytrace=False) from None
     except Exception as exc:
         raise KernelError(f"{name} on {backend} raised {type(exc).__name__}: {exc}") from exc

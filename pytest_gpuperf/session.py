@@ -14,10 +14,17 @@ from pytest_gpuperf.summary import summary_lines
 
 if TYPE_CHECKING:
     from collections.abc import Generator
+    from pathlib import Path
 
     from pytest_gpuperf.backends.registry import BackendRegistry
     from pytest_gpuperf.options import Settings
     from pytest_gpuperf.runner import TestRecord
+
+
+XDIST_WARNING = (
+    "WARNING: gpuperf timing is off under pytest-xdist (workers share the CPUs, so speedups "
+    "would be noise); correctness is still checked. Run --gpuperf without -n to measure."
+)
 
 
 @final
@@ -33,7 +40,11 @@ class GpuperfSession:
         self.machine_info: dict[str, object] = {}
         self.fingerprint = ""
         self.versions: dict[str, str] = {}
+        self.gpu_backends: frozenset[str] = frozenset()
         self.timing_enabled = not _under_xdist(config)
+        if not self.timing_enabled and not hasattr(config, "workerinput"):
+            # A terminal line, not a Python warning: filterwarnings=error would make it a crash.
+            self.notes.append(XDIST_WARNING)
 
     def start(self, registry: BackendRegistry) -> None:
         """Load the baselines (a damaged file stops the run) and read the machine facts."""
@@ -41,9 +52,10 @@ class GpuperfSession:
             self.baselines = store.load_baselines(self.settings.baseline_path)
         except store.BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
-        self.machine_info = machine.machine_info(_gpu_info(registry, self.settings.backends))
+        self.machine_info = machine.machine_info(gpu_info(registry, self.settings.backends))
         self.fingerprint = machine.fingerprint(self.machine_info)
         self.versions = machine.library_versions()
+        self.gpu_backends = frozenset(n for n in registry.names if registry.get(n).is_gpu)
         if self.baselines.fingerprints() and not self.baselines.has_machine(self.fingerprint):
             self.notes.append(
                 f"no baseline for this machine: {self.fingerprint}; run with --gpuperf-save"
@@ -56,6 +68,9 @@ class GpuperfSession:
     def record(self, record: TestRecord) -> None:
         """Keep a measured test for the summary, the JSON report and saving."""
         self.records.append(record)
+        devices = self.machine_info.setdefault("devices", {})
+        if record.device and isinstance(devices, dict):
+            devices[record.backend] = record.device  # e.g. the dask scheduler in use
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -70,19 +85,55 @@ class GpuperfSession:
         return report
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """Save baselines when asked, and write the JSON report."""
-        if self.settings.save:
+        """Save baselines when asked, and write the JSON and Markdown reports."""
+        if any(r.bytes_per_call is not None or r.flops_per_call is not None for r in self.records):
+            from pytest_gpuperf.throughput import attach_throughput
+
+            attach_throughput(self.records, self.gpu_backends, self.machine_info)
+        if self.settings.save and self.timing_enabled:
             self._save()
         if self.settings.json_path is not None:
             from pytest_gpuperf.report_json import write_json
 
             write_json(self.settings.json_path, self)
+        if self.settings.plot_dir is not None and self.timing_enabled:
+            self._plot(self.settings.plot_dir)
+        if not hasattr(self.config, "workerinput"):
+            from pytest_gpuperf.markdown import publish
+
+            self.notes.extend(publish(self, self.settings.markdown_path))
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """Print the table of measured tests."""
         terminalreporter.write_sep("=", "gpuperf")
-        for line in summary_lines(self):
+        if not self.timing_enabled:
+            for line in self.notes:
+                terminalreporter.write_line(line)
+            return
+        for line in summary_lines(self, self._sections()):
             terminalreporter.write_line(line)
+
+    def _sections(self) -> list[str]:
+        """Sweeps with their crossovers, then throughput, for below the table."""
+        from pytest_gpuperf.sweep import benchmark_items, sweep_lines
+        from pytest_gpuperf.throughput import throughput_lines
+
+        sweeps = sweep_lines(benchmark_items(self.records))
+        lines = ["", "sweeps:", *(f"  {line}" for line in sweeps)] if sweeps else []
+        through = throughput_lines(self.records)
+        return lines + (["", *through] if through else [])
+
+    def _plot(self, folder: Path) -> None:
+        """Write the PNG plots; a missing matplotlib becomes a note, never a crash."""
+        from pytest_gpuperf.plots import PlotError, write_plots
+        from pytest_gpuperf.report_json import build_report
+
+        try:
+            written = write_plots(build_report(self), folder)
+        except PlotError as exc:
+            self.notes.append(f"plots NOT written: {exc}")
+            return
+        self.notes.append(f"wrote {len(written)} plot(s) to {folder}")
 
     def savable(self) -> list[TestRecord]:
         """Records fit to become baselines: passed, compared, real device, not contended."""
@@ -140,11 +191,12 @@ def _under_xdist(config: pytest.Config) -> bool:
     return bool(numprocesses)
 
 
-def _gpu_info(registry: BackendRegistry, wanted: tuple[str, ...] | None) -> dict[str, object]:
+def gpu_info(registry: BackendRegistry, wanted: tuple[str, ...] | None) -> dict[str, object]:
     """Device facts of the first selected, available, real GPU backend."""
     for name in registry.select(wanted):
         backend = registry.get(name)
-        if backend.is_gpu and registry.unavailable_reason(name) is None and not backend.simulated:
+        # Availability first: torch and jax learn whether they are on a GPU there.
+        if registry.unavailable_reason(name) is None and backend.is_gpu and not backend.simulated:
             try:
                 return backend.device_info()
             except Exception:  # facts are optional; never fail a run over them

@@ -94,8 +94,8 @@ def summary_rows(source: RecordSource) -> list[SummaryRow]:
 _HEADER = ("test", "backend", "median", "1st call", "speedup [95% CI]", "baseline", "change")
 
 
-def summary_lines(source: RecordSource) -> list[str]:
-    """The terminal table, followed by the session's notes."""
+def summary_lines(source: RecordSource, sections: Sequence[str] = ()) -> list[str]:
+    """The terminal table, then ``sections`` (sweeps, throughput), then the session's notes."""
     rows = summary_rows(source)
     lines: list[str] = []
     if rows:
@@ -110,6 +110,7 @@ def summary_lines(source: RecordSource) -> list[str]:
             lines.append(_join(cell, widths) + "  " + verdict)
     else:
         lines.append("no kernel was measured (use the cuda_sync_timer fixture)")
+    lines.extend(sections)
     lines.extend(source.notes)
     return lines
 

@@ -156,10 +156,15 @@ class _Recorder:
 
 
 def _calibrate(side: TimedCall, config: TimerConfig, estimate_s: float) -> tuple[int, float]:
-    """Warm up by time and choose a batch size; return (batch, per-call seconds)."""
+    """Warm up by time and choose a batch size; return (batch, per-call seconds).
+
+    The warm-up takes at most a tenth of the budget, so a short ``max_time`` is
+    not spent before the first round.
+    """
     per_call = estimate_s
-    if estimate_s < config.warmup_time:
-        deadline = now_ns() + config.warmup_time / _NS
+    warmup = min(config.warmup_time, config.max_time / 10)
+    if estimate_s < warmup:
+        deadline = now_ns() + warmup / _NS
         per_call = math.inf
         while True:
             wall, _ = side.sample(1)
@@ -179,7 +184,7 @@ def measure_single(
     start = now_ns()
     batch, per_call = _calibrate(side, config, estimate_s)
     recorder = _Recorder(side, batch)
-    min_rounds, note = _rounds_within_budget(config, per_call * batch, start)
+    min_rounds, note = _rounds_within_budget(config, per_call * batch, start, ("kernel", per_call))
     rounds = 0
     while rounds < config.max_rounds:
         recorder.take(1)
@@ -217,7 +222,8 @@ def measure_paired(
     kernel_count = _per_round(reference_sample, kernel_sample)
     reference_count = _per_round(kernel_sample, reference_sample)
     round_time = kernel_count * kernel_sample + reference_count * reference_sample
-    min_rounds, note = _rounds_within_budget(config, round_time, start)
+    slowest = max(("kernel", kernel_call), ("reference", reference_call), key=lambda s: s[1])
+    min_rounds, note = _rounds_within_budget(config, round_time, start, slowest)
     ratios: list[float] = []
     while len(ratios) < config.max_rounds:
         if len(ratios) % 2 == 0:
@@ -244,19 +250,30 @@ def _per_round(other_sample: float, own_sample: float) -> int:
 
 
 def _rounds_within_budget(
-    config: TimerConfig, round_time: float, start: int
+    config: TimerConfig, round_time: float, start: int, slowest: tuple[str, float]
 ) -> tuple[int, str | None]:
-    """The minimum number of rounds that fits the budget left, and a note when it cannot."""
+    """The minimum number of rounds that fits the budget left, and a note when it cannot.
+
+    ``slowest`` names the slower side and its per-call seconds, so the note can
+    say when a single call of it is longer than the whole budget.
+    """
     left = config.max_time - (now_ns() - start) * _NS
     fitting = int(left / round_time) if round_time > 0 else config.min_rounds
     if fitting >= config.min_rounds:
         return config.min_rounds, None
     rounds = max(3, fitting)
+    fix = "raise --gpuperf-max-time or gpuperf(max_time=...), or shrink the problem"
+    side, call_s = slowest
+    if call_s > config.max_time:
+        return rounds, (
+            f"one {side} call takes {call_s:.3g} s, more than the whole {config.max_time:g} s "
+            f"budget; measured the minimum of {rounds} rounds ({fix})"
+        )
     if fitting >= 3:
         return rounds, f"budget allowed {rounds} of {config.min_rounds} rounds"
     return rounds, (
         f"one round takes {round_time:.3g} s, so {rounds} rounds exceed the "
-        f"{config.max_time:g} s budget (raise --gpuperf-max-time or shrink the problem)"
+        f"{config.max_time:g} s budget ({fix})"
     )
 
 

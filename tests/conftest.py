@@ -1,8 +1,26 @@
-"""Shared test setup: pytester, and numpy/numba imported before any in-process run."""
+"""Shared test setup: pytester, and heavy modules imported before any in-process run.
+
+In-process pytester runs drop the modules first imported inside them, so each
+such run would import them again (numpy and numba then break; hypothesis costs
+about 2 s a run, numba.cuda and cupy about half a second).
+"""
 
 from __future__ import annotations
 
-import numba  # noqa: F401  (imported once here: in-process pytester runs break on first import)
+import contextlib
+
+import hypothesis  # noqa: F401
+import numba.cuda  # noqa: F401
 import numpy  # noqa: F401
+import pytest
+
+with contextlib.suppress(ImportError):
+    import cupy  # noqa: F401
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True)
+def _no_job_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep inner ``--gpuperf`` runs from appending to a real GitHub job summary."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)

@@ -35,9 +35,17 @@ class BackendRegistry:
         return self._backends[name]
 
     def select(self, wanted: Sequence[str] | None) -> list[str]:
-        """Return the chosen names, or all of them when ``wanted`` is ``None``."""
+        """Return the chosen names, or the default ones when ``wanted`` is ``None``.
+
+        The default is every backend without ``default_enabled = False``: opt-in
+        backends (torch, jax, dask) run only when named.
+        """
         if wanted is None:
-            return self.names
+            return [
+                name
+                for name, backend in self._backends.items()
+                if getattr(backend, "default_enabled", True)
+            ]
         return [name for name in wanted if name in self._backends]
 
     def unknown(self, wanted: Sequence[str]) -> list[str]:

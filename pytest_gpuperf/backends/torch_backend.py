@@ -1,0 +1,179 @@
+"""The ``torch`` backend: PyTorch tensors on ``cuda`` when a GPU is visible, else on ``cpu``."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import platform
+from typing import TYPE_CHECKING, Any, final
+
+from pytest_gpuperf.backends.base import DeviceOutOfMemory, DeviceTimer
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    import numpy as np
+
+INSTALL_HINT = "pip install 'pytest-gpuperf[torch]'"
+_FALLBACK_L2_BYTES = 50 * 2**20
+
+
+@final
+class _TorchEventTimer:
+    """Times one sample with a pair of ``torch.cuda.Event`` on the current stream."""
+
+    def __init__(self) -> None:
+        torch: Any = importlib.import_module("torch")  # Any: torch.cuda.Event is untyped
+
+        self._start = torch.cuda.Event(enable_timing=True)
+        self._end = torch.cuda.Event(enable_timing=True)
+
+    def start(self) -> None:
+        """Record the start event on the current stream."""
+        self._start.record()
+
+    def stop(self) -> float:
+        """Record the end event, wait for it, return the elapsed device time in ns."""
+        self._end.record()
+        self._end.synchronize()
+        return float(self._start.elapsed_time(self._end)) * 1e6
+
+
+@final
+class TorchBackend:
+    """PyTorch tensors; the device (``cuda`` or ``cpu``) is chosen by :meth:`available`.
+
+    ``xp`` is ``torch`` itself: it mirrors much of NumPy (``torch.sum``,
+    ``torch.sin``, ``torch.matmul``) but not all of it, so kernels are written
+    against torch, and ``backend.select(torch=...)`` picks them.
+    """
+
+    name = "torch"
+    #: Opt-in: runs only when named in ``--gpuperf-backends`` or ``gpuperf_backends``.
+    default_enabled = False
+    #: Lazy families whose results :meth:`make_concrete` forces (none: tensors are concrete).
+    lazy_families: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        #: True once :meth:`available` found a CUDA device (False until it runs).
+        self.is_gpu = False
+        self._device = "cpu"
+        self._flush_buffer: Any = None
+
+    @property
+    def simulated(self) -> bool:
+        """PyTorch always runs on real hardware."""
+        return False
+
+    @property
+    def device(self) -> str:
+        """``"<GPU name> (cc X.Y)"`` on CUDA, else the CPU and torch's thread count."""
+        import torch
+
+        if self.is_gpu:
+            major, minor = torch.cuda.get_device_capability()
+            return f"{torch.cuda.get_device_name()} (cc {major}.{minor})"
+        return f"CPU ({platform.machine()}, {torch.get_num_threads()} torch threads)"
+
+    @property
+    def xp(self) -> ModuleType:
+        """``torch`` (not a NumPy-compatible namespace; see the class docstring)."""
+        import torch
+
+        module: ModuleType = torch
+        return module
+
+    def available(self) -> str | None:
+        """``None`` when torch imports; picks ``cuda`` if a device is visible, else ``cpu``."""
+        if importlib.util.find_spec("torch") is None:
+            return f"torch: not installed; {INSTALL_HINT}"
+        try:
+            import torch
+        except Exception as exc:
+            return f"torch: installed but failed to import ({exc}); reinstall it: {INSTALL_HINT}"
+        self.is_gpu = bool(torch.cuda.is_available())
+        self._device = "cuda" if self.is_gpu else "cpu"
+        return None
+
+    def to_device(self, host: np.ndarray[Any, Any]) -> Any:
+        """``torch.from_numpy(copy).to(device)``; CUDA out-of-memory becomes DeviceOutOfMemory."""
+        import torch
+
+        try:
+            tensor = torch.from_numpy(host.copy())
+        except TypeError as exc:
+            raise TypeError(
+                f"torch: cannot hold a {host.dtype} array ({exc}); use a dtype torch "
+                "supports, e.g. float32, float64, int32 or int64"
+            ) from None
+        try:
+            return tensor.to(self._device)
+        except torch.cuda.OutOfMemoryError as exc:
+            raise DeviceOutOfMemory(self.name, int(host.nbytes), _free_bytes()) from exc
+
+    def to_host(self, arr: Any) -> np.ndarray[Any, Any]:
+        """``arr.detach().cpu().numpy()`` for a tensor; ``numpy.asarray`` for anything else."""
+        import numpy
+        import torch
+
+        if isinstance(arr, torch.Tensor):
+            result: np.ndarray[Any, Any] = arr.detach().cpu().numpy()
+            return result
+        return numpy.asarray(arr)
+
+    def synchronize(self) -> None:
+        """``torch.cuda.synchronize()`` on CUDA; CPU ops are synchronous."""
+        if self.is_gpu:
+            import torch
+
+            torch.cuda.synchronize()
+
+    def make_concrete(self, result: Any) -> Any:
+        """Wait for queued CUDA work; tensors are then concrete."""
+        self.synchronize()
+        return result
+
+    def device_timer(self) -> DeviceTimer | None:
+        """CUDA events on a GPU; ``None`` on the CPU."""
+        return _TorchEventTimer() if self.is_gpu else None
+
+    def flush_l2(self) -> None:
+        """Overwrite an L2-sized CUDA buffer so the next sample starts with a cold L2."""
+        import torch
+
+        if self._flush_buffer is None:
+            props = torch.cuda.get_device_properties(torch.cuda.current_device())
+            size = int(getattr(props, "L2_cache_size", 0) or _FALLBACK_L2_BYTES)
+            self._flush_buffer = torch.empty(size, dtype=torch.uint8, device="cuda")
+        self._flush_buffer.zero_()
+        torch.cuda.synchronize()
+
+    def device_info(self) -> dict[str, Any]:
+        """GPU model, compute capability and CUDA version on CUDA; torch's CPU threads else."""
+        import torch
+
+        if not self.is_gpu:
+            return {"torch_device": "cpu", "torch_threads": torch.get_num_threads()}
+        major, minor = torch.cuda.get_device_capability()
+        props = torch.cuda.get_device_properties(torch.cuda.current_device())
+        info: dict[str, Any] = {
+            "torch_device": "cuda",
+            "gpu": torch.cuda.get_device_name(),
+            "compute_capability": f"{major}.{minor}",
+            "cuda_runtime": str(torch.version.cuda),
+        }
+        l2 = getattr(props, "L2_cache_size", None)
+        if l2:
+            info["l2_cache_bytes"] = int(l2)
+        return info
+
+
+def _free_bytes() -> int | None:
+    """Free CUDA memory in bytes, or ``None`` when torch cannot say."""
+    import torch
+
+    try:
+        free, _total = torch.cuda.mem_get_info()
+        return int(free)
+    except Exception:
+        return None

@@ -1,0 +1,293 @@
+"""The ``gpuperf`` command: show, compare, accept, plot and prune baselines and run reports.
+
+Never imports pytest; matplotlib loads only for ``gpuperf plot``. Every bad file
+or argument ends with a message on stderr that names it and the fix, and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from pytest_gpuperf import baseline as store
+from pytest_gpuperf.run_report import (
+    RUN_FIX,
+    Run,
+    RunReportError,
+    Speedup,
+    baseline_entries,
+    compare_runs,
+    load_run,
+)
+from pytest_gpuperf.summary import format_seconds
+from pytest_gpuperf.units import parse_fraction
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+DEFAULT_BASELINE = Path(".gpuperf/baselines.json")
+
+
+class CliError(Exception):
+    """A bad file or argument; the message names it and says what to do. Exit status 2."""
+
+
+def _load_run(path: str) -> Run:
+    try:
+        return load_run(Path(path))
+    except RunReportError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _load_baselines(path: Path, *, must_exist: bool) -> store.Baselines:
+    if must_exist and not path.is_file():
+        raise CliError(
+            f"{path}: no baseline file here; record one with pytest --gpuperf --gpuperf-save, "
+            "or pass the file's path"
+        )
+    try:
+        return store.load_baselines(path)
+    except store.BaselineError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Left-aligned columns, two spaces apart."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+
+
+# -- show ---------------------------------------------------------------------------------
+
+
+def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+    """Print the stored baselines, one table per machine."""
+    path = Path(args.baseline)
+    baselines = _load_baselines(path, must_exist=True)
+    if not baselines.fingerprints():
+        print(
+            f"{path}: no baselines stored yet; record some with pytest --gpuperf --gpuperf-save",
+            file=out,
+        )
+        return 0
+    header = (
+        "test",
+        "backend",
+        "speedup [95% CI]",
+        "kernel median",
+        "reference median",
+        "samples",
+        "saved",
+    )
+    rows: dict[str, list[tuple[str, ...]]] = {}
+    for fingerprint, test_key, backend, e in baselines.iter_entries():
+        rows.setdefault(fingerprint, []).append(
+            (
+                test_key,
+                backend,
+                str(Speedup(e.speedup, e.ci_low, e.ci_high)),
+                format_seconds(e.kernel_median_s),
+                format_seconds(e.reference_median_s),
+                str(e.samples),
+                e.timestamp,
+            )
+        )
+    for number, fingerprint in enumerate(baselines.fingerprints()):
+        if number:
+            print(file=out)
+        print(f"machine {fingerprint}", file=out)
+        for line in _table(header, rows.get(fingerprint, [])):
+            print(f"  {line}", file=out)
+    return 0
+
+
+# -- compare ------------------------------------------------------------------------------
+
+
+def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
+    """Print the speedup changes between two runs; with --fail, exit 1 on a regression."""
+    try:
+        tolerance = parse_fraction(args.tolerance, "--tolerance", "from command line")
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    old, new = _load_run(args.old), _load_run(args.new)
+    changes = compare_runs(old, new, tolerance)
+    if old.fingerprint != new.fingerprint:
+        print(
+            f"note: the runs come from different machines ({old.fingerprint or 'unknown'} vs "
+            f"{new.fingerprint or 'unknown'}); their speedups may not be comparable",
+            file=out,
+        )
+    rows = [
+        (
+            c.test_key,
+            c.backend,
+            f"{c.old.value:.3g}x" if c.old else "-",
+            str(c.new) if c.new else "-",
+            f"{c.change:+.1%}" if c.change is not None else "-",
+            c.verdict,
+        )
+        for c in changes
+    ]
+    header = ("test", "backend", "old", "new [95% CI]", "change", "verdict")
+    for line in _table(header, rows):
+        print(line, file=out)
+    regressed = sum(c.verdict == "REGRESSED" for c in changes)
+    print(
+        f"{regressed} regressed beyond the {tolerance:.0%} tolerance; {len(changes)} compared",
+        file=out,
+    )
+    return 1 if args.fail and regressed else 0
+
+
+# -- accept -------------------------------------------------------------------------------
+
+
+def cmd_accept(args: argparse.Namespace, out: TextIO) -> int:
+    """Merge a run's trustworthy speedups into the baseline file under its machine."""
+    run = _load_run(args.run)
+    path = Path(args.baseline)
+    if not run.fingerprint:
+        raise CliError(
+            f"{run.path}: the report has no machine_info.gpuperf.fingerprint, so its machine is "
+            f"unknown; {RUN_FIX}"
+        )
+    _load_baselines(path, must_exist=False)  # a damaged file stops here, untouched
+    entries, accepted, skipped = baseline_entries(run)
+    if entries:
+        try:
+            store.save_baselines(path, run.fingerprint, run.machine, entries)
+        except store.BaselineError as exc:
+            raise CliError(str(exc)) from None
+    print(
+        f"accepted {len(accepted)} baseline(s) into {path} for machine {run.fingerprint}", file=out
+    )
+    if accepted:
+        rows = [(e.test_key, e.backend, str(e.speedup)) for e in accepted]
+        for line in _table(("test", "backend", "speedup [95% CI]"), rows):
+            print(f"  {line}", file=out)
+    if skipped:
+        print(f"skipped {len(skipped)}:", file=out)
+        rows = [(e.test_key, e.backend, why) for e, why in skipped]
+        for line in _table(("test", "backend", "why"), rows):
+            print(f"  {line}", file=out)
+    return 0
+
+
+# -- plot and prune -----------------------------------------------------------------------
+
+
+def cmd_plot(args: argparse.Namespace, out: TextIO) -> int:
+    """Write the run's figures as PNG files."""
+    from pytest_gpuperf import plots
+
+    run = _load_run(args.run)
+    baselines: dict[tuple[str, str], float] | None = None
+    if args.baseline is not None:
+        stored = _load_baselines(Path(args.baseline), must_exist=True)
+        baselines = {
+            (key, backend): e.speedup
+            for fp, key, backend, e in stored.iter_entries()
+            if fp == run.fingerprint
+        }
+    try:
+        written = plots.write_plots(run.raw, Path(args.output), baselines=baselines)
+    except plots.PlotError as exc:
+        raise CliError(str(exc)) from None
+    if not written:
+        print(f"{run.path}: nothing to plot (no measured speedups)", file=out)
+    for path in written:
+        print(f"wrote {path}", file=out)
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
+    """Remove one machine's baselines from the file."""
+    path = Path(args.baseline)
+    try:
+        removed = store.prune_machine(path, args.machine)
+    except store.BaselineError as exc:
+        raise CliError(str(exc)) from None
+    print(f"removed {removed} baseline(s) of machine {args.machine} from {path}", file=out)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``gpuperf`` argument parser and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="gpuperf", description="Read and manage pytest-gpuperf baselines and run reports."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    baseline_help = f"baseline file (default {DEFAULT_BASELINE})"
+
+    show = sub.add_parser("show", help="print the stored baselines per machine")
+    show.add_argument(
+        "baseline", nargs="?", default=str(DEFAULT_BASELINE), metavar="BASELINE", help=baseline_help
+    )
+    show.set_defaults(func=cmd_show)
+
+    compare = sub.add_parser("compare", help="compare the speedups of two --gpuperf-json runs")
+    compare.add_argument("old", metavar="OLD.json")
+    compare.add_argument("new", metavar="NEW.json")
+    compare.add_argument(
+        "--tolerance",
+        default="10%",
+        metavar="FRACTION",
+        help="allowed speedup loss, as 10%% or 0.1 (default 10%%)",
+    )
+    compare.add_argument("--fail", action="store_true", help="exit 1 when a speedup regressed")
+    compare.set_defaults(func=cmd_compare)
+
+    accept = sub.add_parser("accept", help="store a run's passing speedups as baselines")
+    accept.add_argument("run", metavar="RUN.json")
+    accept.add_argument(
+        "--baseline", default=str(DEFAULT_BASELINE), metavar="PATH", help=baseline_help
+    )
+    accept.set_defaults(func=cmd_accept)
+
+    plot = sub.add_parser("plot", help="draw a run's speedups, sweeps and compile times as PNG")
+    plot.add_argument("run", metavar="RUN.json")
+    plot.add_argument(
+        "-o", "--output", required=True, metavar="DIR", help="folder for the PNG files"
+    )
+    plot.add_argument(
+        "--baseline",
+        default=None,
+        metavar="PATH",
+        help="mark baselines from this file (default: the run's own)",
+    )
+    plot.set_defaults(func=cmd_plot)
+
+    prune = sub.add_parser("prune", help="remove one machine's baselines")
+    prune.add_argument(
+        "--machine", required=True, metavar="FINGERPRINT", help="fingerprint shown by gpuperf show"
+    )
+    prune.add_argument(
+        "--baseline", default=str(DEFAULT_BASELINE), metavar="PATH", help=baseline_help
+    )
+    prune.set_defaults(func=cmd_prune)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``gpuperf`` command; return its exit status (2 on a bad file or argument)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None) * 2
+    try:
+        status: int = args.func(args, sys.stdout)
+    except CliError as exc:
+        print(f"gpuperf {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

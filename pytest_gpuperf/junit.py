@@ -1,0 +1,42 @@
+"""The ``gpuperf_*`` properties a measured test records for ``--junitxml``.
+
+A plain module: no pytest. The runner appends these to ``item.user_properties``,
+which pytest's junitxml writes as ``<property name=... value=.../>``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pytest_gpuperf.baseline import BaselineEntry
+    from pytest_gpuperf.gate import GateResult
+    from pytest_gpuperf.measurement import Measurement
+
+
+def junit_properties(
+    backend: str,
+    measurement: Measurement,
+    gate: GateResult | None,
+    baseline: BaselineEntry | None,
+) -> list[tuple[str, object]]:
+    """Backend, median, speedup with its interval, baseline, change and verdict.
+
+    Absent values (no reference, no baseline) are left out rather than written empty.
+    """
+    props: list[tuple[str, object]] = [("gpuperf_backend", backend)]
+    if measurement.median is not None:
+        props.append(("gpuperf_median_s", measurement.median))
+    speed = measurement.speedup
+    if speed is not None:
+        props += [
+            ("gpuperf_speedup", speed.value),
+            ("gpuperf_speedup_low", speed.low),
+            ("gpuperf_speedup_high", speed.high),
+        ]
+    if baseline is not None:
+        props.append(("gpuperf_baseline", baseline.speedup))
+        if speed is not None:
+            props.append(("gpuperf_change", speed.value / baseline.speedup - 1))
+    props.append(("gpuperf_verdict", gate.verdict.value if gate is not None else "timed"))
+    return props

@@ -1,0 +1,140 @@
+"""The run as Markdown: for ``--gpuperf-markdown`` and GitHub's job summary page.
+
+A plain module: no pytest, no numpy. The table is the terminal's (regressions
+first), followed by the sweeps, the throughput and the notes when there are any.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from pytest_gpuperf.summary import RecordSource, summary_rows
+from pytest_gpuperf.sweep import benchmark_items, describe_crossover, describe_points, sweep_series
+from pytest_gpuperf.throughput import peak_notes, throughput_rows
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+#: The environment variable GitHub Actions sets to the job summary file.
+STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+
+#: Verdicts shown in bold: the ones that fail the test.
+_FAILING = frozenset({"REGRESSED", "BELOW min_speedup"})
+
+
+class MarkdownSource(RecordSource, Protocol):
+    """What the report needs from a session: the records, notes, baselines and machine."""
+
+    fingerprint: str
+
+
+def cell(text: object) -> str:
+    """Text safe inside a Markdown table cell: one line, pipes escaped."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> list[str]:
+    """A GitHub-flavoured Markdown table."""
+    head = [cell(h) for h in header]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
+    lines.extend("| " + " | ".join(cell(c) for c in row) + " |" for row in rows)
+    return lines
+
+
+def render_markdown(source: MarkdownSource) -> str:
+    """The whole report as Markdown text, ending with a newline."""
+    lines = ["## gpuperf results", ""]
+    if source.fingerprint:
+        lines += [f"Machine: `{' '.join(source.fingerprint.split())}`", ""]
+    rows = summary_rows(source)
+    if rows:
+        header = ("test", "backend", "median", "speedup [95% CI]", "baseline", "change")
+        lines += table(
+            (*header, "verdict", "why"),
+            (
+                (
+                    f"`{r.test}`",
+                    r.backend,
+                    r.median,
+                    r.speedup,
+                    r.baseline,
+                    r.change,
+                    f"**{r.verdict}**" if r.verdict in _FAILING else r.verdict,
+                    r.why,
+                )
+                for r in rows
+            ),
+        )
+    else:
+        lines.append("No kernel was measured (use the `cuda_sync_timer` fixture).")
+    series = sweep_series(benchmark_items(source.records))
+    if series:
+        lines += ["", "### Size sweeps", ""]
+        lines += table(
+            ("test", "backend", "speedup against size", "crossover"),
+            (
+                (
+                    f"`{s.group}`",
+                    s.backend,
+                    describe_points(s),
+                    describe_crossover(s, "the reference" if s.backend == "numpy" else "numpy"),
+                )
+                for s in series
+            ),
+        )
+    throughput = throughput_rows(source.records)
+    if throughput:
+        lines += ["", "### Throughput", ""]
+        lines += table(
+            ("test", "backend", "GB/s", "GFLOP/s", "% of peak"),
+            (
+                (f"`{t.test}`", t.backend, t.gb_per_s, t.gflop_per_s, t.percent_of_peak)
+                for t in throughput
+            ),
+        )
+        peaks = peak_notes(source.records)
+        if peaks:
+            lines += ["", *(f"- {note}" for note in peaks)]
+    if source.notes:
+        lines += ["", "### Notes", "", *(f"- {note}" for note in source.notes)]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(path: Path, text: str) -> None:
+    """Write (replace) the report at ``path``, creating its folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def append_step_summary(text: str, environ: Mapping[str, str] | None = None) -> Path | None:
+    """Append to ``$GITHUB_STEP_SUMMARY`` when it is set; never truncate what is there."""
+    target = (os.environ if environ is None else environ).get(STEP_SUMMARY_ENV)
+    if not target:
+        return None
+    path = Path(target)
+    needs_gap = path.exists() and path.stat().st_size > 0
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(("\n" if needs_gap else "") + text)
+    return path
+
+
+def publish(source: MarkdownSource, path: Path | None) -> list[str]:
+    """Write the Markdown file and the job summary; return notes on what could not be written."""
+    text = render_markdown(source)
+    problems = []
+    if path is not None:
+        try:
+            write_markdown(path, text)
+        except OSError as exc:
+            problems.append(f"Markdown report NOT written to {path}: {exc}; fix --gpuperf-markdown")
+    try:
+        append_step_summary(text)
+    except OSError as exc:
+        problems.append(
+            f"job summary NOT appended to ${STEP_SUMMARY_ENV}="
+            f"{os.environ.get(STEP_SUMMARY_ENV)!r}: {exc}"
+        )
+    return problems

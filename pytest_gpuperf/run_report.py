@@ -1,0 +1,320 @@
+"""Run reports (``--gpuperf-json``) read back: validated entries, compared and accepted.
+
+A plain module: no pytest, no numpy. The ``gpuperf`` command formats what it returns.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeGuard, final
+
+from pytest_gpuperf.baseline import BaselineEntry
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
+
+RUN_FIX = "pass a file written by: pytest --gpuperf --gpuperf-json=PATH"
+#: Verdicts of the run that make a speedup untrustworthy for baselines and comparisons.
+_CONTENDED = "inconclusive"
+_SIMULATED = "simulated"
+
+
+class RunReportError(Exception):
+    """A run report that can't be used; the message names the file and the fix."""
+
+
+@final
+@dataclass(frozen=True)
+class Speedup:
+    """A speedup with its 95% interval."""
+
+    value: float
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{self.value:.3g}x [{self.low:.3g}-{self.high:.3g}]"
+
+
+@final
+@dataclass(frozen=True)
+class RunEntry:
+    """One ``benchmarks[]`` item of a run report, as the commands use it."""
+
+    test_key: str
+    backend: str
+    speedup: Speedup | None
+    verdict: str
+    passed: bool
+    simulated: bool
+    kernel_median_s: float | None
+    reference_median_s: float | None
+    samples: int
+    dtypes: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...]
+    foreign_cpu: float | None
+
+
+@final
+@dataclass(frozen=True)
+class Run:
+    """A validated run report (``--gpuperf-json``) and its raw data."""
+
+    path: Path
+    fingerprint: str
+    machine: dict[str, object]
+    versions: dict[str, str]
+    timestamp: str | None
+    entries: tuple[RunEntry, ...]
+    raw: dict[str, Any]
+
+
+def _object(value: object) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: object) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _field(data: Mapping[str, Any], key: str, ok: Callable[[object], bool], what: str) -> Any:
+    """``data[key]`` when ``ok`` accepts it (a missing key reads as None), else ValueError."""
+    value = data.get(key)
+    if not ok(value):
+        raise ValueError(f"{key!r} must be {what}, got {value!r}")
+    return value
+
+
+def _speedup(value: object) -> Speedup | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        _number(value.get(k)) for k in ("value", "low", "high")
+    ):
+        raise ValueError(
+            f"'speedup' must be null or an object of numbers value, low, high; got {value!r}"
+        )
+    return Speedup(float(value["value"]), float(value["low"]), float(value["high"]))
+
+
+def _median(stats: object) -> float | None:
+    median = _object(stats).get("median")
+    return float(median) if _number(median) else None
+
+
+def _entry(item: object) -> RunEntry:
+    """Validate one ``benchmarks[]`` item; ValueError says which field is wrong."""
+    if not isinstance(item, dict):
+        raise ValueError(f"must be an object, got {item!r}")
+    info = _object(item.get("extra_info")).get("gpuperf")
+    if not isinstance(info, dict):
+        raise ValueError(
+            "has no 'extra_info.gpuperf' object (a pytest-benchmark result, not gpuperf's)"
+        )
+    text = (lambda v: isinstance(v, str) and bool(v), "a non-empty string")
+    dtypes = _field(info, "dtypes", lambda v: v is None or isinstance(v, list), "a list") or []
+    shapes = _field(info, "shapes", lambda v: v is None or isinstance(v, list), "a list") or []
+    ratios = _field(info, "ratios", lambda v: v is None or isinstance(v, list), "a list") or []
+    foreign = _field(info, "foreign_cpu", lambda v: v is None or _number(v), "null or a number")
+    return RunEntry(
+        test_key=_field(info, "test_key", *text),
+        backend=_field(info, "backend", *text),
+        speedup=_speedup(info.get("speedup")),
+        verdict=str(info.get("verdict") or ""),
+        passed=info.get("passed") is True,
+        simulated=info.get("simulated") is True,
+        kernel_median_s=_median(item.get("stats")),
+        reference_median_s=_median(info.get("reference_stats")),
+        samples=len(ratios),
+        dtypes=tuple(str(d) for d in dtypes),
+        shapes=tuple(tuple(int(d) for d in s) for s in shapes if isinstance(s, list)),
+        foreign_cpu=None if foreign is None else float(foreign),
+    )
+
+
+def _read_json(path: Path, fix: str) -> object:
+    """The parsed content of a JSON file; RunReportError names the file and the fix."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunReportError(f"{path}: no such file; {fix}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunReportError(f"{path}: cannot read the file ({exc}); {fix}") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise RunReportError(
+            f"{path}: not valid JSON ({exc}); the file is corrupt or truncated; {fix}"
+        ) from None
+
+
+def load_run(path: Path) -> Run:
+    """Read and validate a run report written by ``--gpuperf-json``."""
+    from pytest_gpuperf.report_json import REPORT_SCHEMA
+
+    raw = _read_json(path, RUN_FIX)
+    block = raw.get("gpuperf") if isinstance(raw, dict) else None
+    if (
+        not isinstance(raw, dict)
+        or not isinstance(block, dict)
+        or not isinstance(raw.get("benchmarks"), list)
+    ):
+        raise RunReportError(
+            f"{path}: not a gpuperf run report (expected an object with 'gpuperf' and "
+            f"'benchmarks' keys); {RUN_FIX}"
+        )
+    schema = block.get("schema")
+    if isinstance(schema, int) and schema > REPORT_SCHEMA:
+        raise RunReportError(
+            f"{path}: report schema {schema!r} was written by a newer pytest-gpuperf "
+            f"(this one reads up to {REPORT_SCHEMA}); upgrade pytest-gpuperf"
+        )
+    entries = []
+    for index, item in enumerate(raw["benchmarks"]):
+        try:
+            entries.append(_entry(item))
+        except (ValueError, TypeError) as exc:
+            raise RunReportError(f"{path}: benchmarks[{index}] {exc}; {RUN_FIX}") from None
+    facts = _object(_object(raw.get("machine_info")).get("gpuperf"))
+    fingerprint = facts.get("fingerprint")
+    machine = facts.get("machine")
+    versions = facts.get("versions")
+    stamp = raw.get("datetime")
+    return Run(
+        path=path,
+        fingerprint=fingerprint if isinstance(fingerprint, str) else "",
+        machine=dict(machine) if isinstance(machine, dict) else {},
+        versions={str(k): str(v) for k, v in versions.items()}
+        if isinstance(versions, dict)
+        else {},
+        timestamp=stamp if isinstance(stamp, str) else None,
+        entries=tuple(entries),
+        raw=raw,
+    )
+
+
+_RANK = {"REGRESSED": 0, "inconclusive": 1, "improved": 2, "ok": 3, "added": 4, "removed": 5}
+
+
+@final
+@dataclass(frozen=True)
+class Change:
+    """One test and backend compared between two runs."""
+
+    test_key: str
+    backend: str
+    old: Speedup | None
+    new: Speedup | None
+    verdict: str
+
+    @property
+    def change(self) -> float | None:
+        """Relative change of the point estimate, or None when one side is missing."""
+        return self.new.value / self.old.value - 1 if self.old and self.new else None
+
+
+def compare_runs(old: Run, new: Run, tolerance: float) -> list[Change]:
+    """Match two runs by test and backend and judge each change; regressions first."""
+    old_by = {(e.test_key, e.backend): e for e in old.entries}
+    new_by = {(e.test_key, e.backend): e for e in new.entries}
+    changes = []
+    for key in sorted(old_by.keys() | new_by.keys()):
+        before, after = old_by.get(key), new_by.get(key)
+        verdict = _judge_change(before, after, tolerance)
+        changes.append(
+            Change(
+                *key,
+                old=before.speedup if before else None,
+                new=after.speedup if after else None,
+                verdict=verdict,
+            )
+        )
+    return sorted(changes, key=lambda c: (_RANK.get(c.verdict, 6), c.test_key, c.backend))
+
+
+def _judge_change(before: RunEntry | None, after: RunEntry | None, tolerance: float) -> str:
+    if before is None:
+        return "added"
+    if after is None:
+        return "removed"
+    if before.simulated or after.simulated:
+        return "not compared (simulated)"
+    if before.speedup is None or after.speedup is None:
+        return "not compared (no speedup)"
+    if _CONTENDED in (before.verdict, after.verdict):
+        return "inconclusive"
+    base = before.speedup.value
+    if after.speedup.high < base * (1 - tolerance):
+        return "REGRESSED"
+    if after.speedup.low > base * (1 + tolerance):
+        return "improved"
+    return "ok"
+
+
+def skip_reason(entry: RunEntry) -> str | None:
+    """Why a run entry must not become a baseline, or None when it may."""
+    if entry.simulated or entry.verdict == _SIMULATED:
+        return "simulated device"
+    if not entry.passed:
+        return f"the test did not pass (verdict {entry.verdict or 'none'})"
+    if entry.verdict == _CONTENDED:
+        share = f"{entry.foreign_cpu:.0%}" if entry.foreign_cpu is not None else "too much"
+        return f"contended (other processes used {share} of the CPUs)"
+    if entry.speedup is None:
+        return "no speedup (no reference to compare with)"
+    if entry.kernel_median_s is None or entry.reference_median_s is None:
+        return "no kernel or reference median in the report"
+    return None
+
+
+def _timestamp(run: Run) -> str:
+    """The run's time, to the second; now when the report has none."""
+    try:
+        stamp = datetime.datetime.fromisoformat((run.timestamp or "").replace("Z", "+00:00"))
+    except ValueError:
+        stamp = datetime.datetime.now(datetime.timezone.utc)
+    return stamp.isoformat(timespec="seconds")
+
+
+def baseline_entries(
+    run: Run,
+) -> tuple[dict[str, dict[str, BaselineEntry]], list[RunEntry], list[tuple[RunEntry, str]]]:
+    """The run's trustworthy results as baseline entries (test_key -> backend -> entry).
+
+    Also returns the accepted run entries and the skipped ones with the reason.
+    """
+    entries: dict[str, dict[str, BaselineEntry]] = {}
+    accepted: list[RunEntry] = []
+    skipped: list[tuple[RunEntry, str]] = []
+    stamp = _timestamp(run)
+    for e in run.entries:
+        reason = skip_reason(e)
+        if reason is None:
+            assert e.speedup is not None
+            try:
+                entry = BaselineEntry(
+                    speedup=e.speedup.value,
+                    ci_low=e.speedup.low,
+                    ci_high=e.speedup.high,
+                    kernel_median_s=e.kernel_median_s or 0.0,
+                    reference_median_s=e.reference_median_s or 0.0,
+                    samples=e.samples,
+                    dtypes=e.dtypes,
+                    shapes=e.shapes,
+                    versions=run.versions,
+                    timestamp=stamp,
+                    foreign_cpu=e.foreign_cpu or 0.0,
+                )
+            except ValueError as exc:
+                reason = str(exc)
+            else:
+                entries.setdefault(e.test_key, {})[e.backend] = entry
+                accepted.append(e)
+                continue
+        skipped.append((e, reason))
+    return entries, accepted, skipped

@@ -1,0 +1,283 @@
+"""``gpu_array`` (GpuArrayFactory) and the ``backend`` fixture's value (BackendHandle)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from pytest_gpuperf import DeviceOutOfMemory, HostBackend, MismatchError
+from pytest_gpuperf.arrays import GpuArrayFactory
+from pytest_gpuperf.handle import BackendHandle
+
+NAMES = ["numpy", "numba", "numba_cuda", "cupy", "toy"]
+
+
+class ToyGpu(HostBackend):
+    """A host backend that calls itself a GPU, with a memory limit and a simulator switch."""
+
+    name = "toy"
+    is_gpu = True
+
+    def __init__(self, free_bytes: int = 1 << 20, simulated: bool = False) -> None:
+        self.free_bytes = free_bytes
+        self._simulated = simulated
+
+    @property
+    def simulated(self) -> bool:
+        return self._simulated
+
+    def to_device(self, host: np.ndarray[Any, Any]) -> Any:
+        if host.nbytes > self.free_bytes:
+            raise DeviceOutOfMemory(self.name, host.nbytes, self.free_bytes)
+        return host.tolist()  # "device" arrays that are not NumPy arrays
+
+
+def factory(backend: Any = None) -> tuple[GpuArrayFactory, list[str]]:
+    hints: list[str] = []
+    return GpuArrayFactory(backend or HostBackend(), hints.append), hints
+
+
+@pytest.mark.parametrize("method", ["random", "zeros"])
+def test_dtype_is_required(method: str) -> None:
+    arrays, _ = factory()
+    with pytest.raises(TypeError, match=rf"^gpu_array\.{method}: dtype is required, e\.g\. "):
+        getattr(arrays, method)(4, None)
+
+
+def test_unknown_dtype_names_the_fix() -> None:
+    arrays, _ = factory()
+    with pytest.raises(TypeError, match=r"'floaty' is not a NumPy dtype; use e\.g\. 'float32'"):
+        arrays.zeros(4, "floaty")
+    with pytest.raises(TypeError, match=r"gpu_array\.random: unsupported dtype <U3"):
+        arrays.random(4, "U3")
+
+
+def test_call_takes_numpy_arrays_only() -> None:
+    arrays, _ = factory()
+    with pytest.raises(TypeError, match=r"takes a NumPy array .*; got list\. Use gpu_array\(np\."):
+        arrays([1.0, 2.0])  # type: ignore[arg-type]
+
+
+def test_call_copies_and_keeps_the_dtype() -> None:
+    arrays, _ = factory()
+    host = np.arange(3, dtype=np.int16)
+    device = arrays(host)
+    host[0] = 99
+    assert device.dtype == np.int16
+    assert device.tolist() == [0, 1, 2]
+    assert arrays.host(device).tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "uint8", "bool", "complex64"])
+def test_random_is_seeded_and_reproducible(dtype: str) -> None:
+    first = factory()[0].random((3, 5), dtype, seed=7)
+    again = factory()[0].random((3, 5), dtype, seed=7)
+    other = factory()[0].random((3, 5), dtype, seed=8)
+    assert first.dtype == np.dtype(dtype)
+    assert first.shape == (3, 5)
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def test_random_value_ranges() -> None:
+    arrays, _ = factory()
+    floats = arrays.random(1000, "float32")
+    ints = arrays.random(1000, np.int64)
+    assert floats.min() >= 0.0
+    assert floats.max() < 1.0
+    assert ints.min() >= 0
+    assert ints.max() <= 99
+    assert len(np.unique(ints)) > 50
+
+
+def test_zeros_and_empty_like() -> None:
+    arrays, _ = factory()
+    zeros = arrays.zeros((2, 3), "float32")
+    assert (zeros.shape, zeros.dtype, zeros.any()) == ((2, 3), np.float32, False)
+    like = arrays.empty_like(arrays.random(4, "int32"))
+    assert (like.shape, like.dtype) == ((4,), np.int32)
+    foreign = arrays.empty_like(np.ones((1, 2), dtype=np.complex64))
+    assert (foreign.shape, foreign.dtype) == ((1, 2), np.complex64)
+    np.testing.assert_array_equal(arrays.host(foreign), np.zeros((1, 2), np.complex64))
+
+
+def test_host_keeps_the_copy_made_before_the_kernel_ran() -> None:
+    arrays, _ = factory()
+    device = arrays.random(4, "float64", seed=1)
+    before = device.copy()
+    device += 1.0  # the kernel mutates its input in place
+    np.testing.assert_array_equal(arrays.host(device), before)
+    fresh = arrays.host_args((device, 3, "x"))
+    np.testing.assert_array_equal(fresh[0], before)
+    assert fresh[1:] == (3, "x")
+    fresh[0][:] = -1  # a reference that scribbles on its inputs cannot spoil the kept copy
+    np.testing.assert_array_equal(arrays.host(device), before)
+
+
+def test_host_of_a_foreign_array_names_the_fix() -> None:
+    arrays, _ = factory()
+    with pytest.raises(KeyError, match=r"this array was not made by gpu_array"):
+        arrays.host(np.zeros(2))
+
+
+def test_float64_on_a_gpu_backend_hints() -> None:
+    arrays, hints = factory(ToyGpu())
+    arrays.zeros(2, "float32")
+    assert hints == []
+    arrays.zeros(2, "float64")
+    arrays.random(2, "complex128")
+    assert hints == [
+        "gpu_array: float64 on toy: consumer GPUs run float64 many times slower than float32; "
+        "use float32 unless the precision is needed",
+        "gpu_array: complex128 on toy: consumer GPUs run float64 many times slower than float32; "
+        "use float32 unless the precision is needed",
+    ]
+    host_arrays, host_hints = factory()
+    host_arrays.zeros(2, "float64")
+    assert host_hints == []
+
+
+def test_device_out_of_memory_fails_the_test_with_sizes() -> None:
+    arrays, _ = factory(ToyGpu(free_bytes=512 * 2**10))
+    arrays.zeros(1024, "float32")  # 4 KiB fits
+    with pytest.raises(pytest.fail.Exception) as info:
+        arrays.zeros((1024, 1024), "float32")
+    assert str(info.value) == (
+        "gpu_array: toy: out of device memory allocating 4.0 MiB (free device memory: 0.5 MiB); "
+        "use a smaller size or a larger GPU (array (1024, 1024) float32)"
+    )
+    assert info.value.pytrace is False
+
+
+def test_handle_describes_its_backend() -> None:
+    handle = BackendHandle(ToyGpu(simulated=True), NAMES)
+    assert (handle.name, handle.is_gpu, handle.simulated) == ("toy", True, True)
+    assert handle.xp is np
+    assert handle.device.startswith("CPU (")
+    assert repr(handle) == f"<backend toy on {handle.device}>"
+    handle.synchronize()
+
+
+def test_handle_size_depends_on_the_simulator() -> None:
+    assert BackendHandle(ToyGpu(simulated=True), NAMES).size(1 << 20, 64) == 64
+    assert BackendHandle(ToyGpu(simulated=False), NAMES).size(1 << 20, 64) == 1 << 20
+
+
+def test_handle_select() -> None:
+    handle = BackendHandle(ToyGpu(), NAMES)
+    assert handle.select(numpy=min, toy=max) is max
+    with pytest.raises(pytest.skip.Exception, match=r"^toy: no kernel for this backend in "):
+        handle.select(numpy=min, numba=max)
+    with pytest.raises(pytest.skip.Exception, match=r"\(given: none\)$"):
+        handle.select()
+    with pytest.raises(TypeError, match=r"unknown backend name 'cuda'; known backends: numpy, "):
+        handle.select(toy=max, cuda=min)
+
+
+def test_handle_assert_matches_moves_device_results_to_the_host() -> None:
+    backend = ToyGpu()
+    handle = BackendHandle(backend, NAMES)
+    device = backend.to_device(np.array([1.0, 2.0, 3.0]))
+    assert isinstance(device, list)
+    handle.assert_matches(device, np.array([1.0, 2.0, 3.0]))
+    handle.assert_matches(device, [1.0, 2.0, 3.0])
+    with pytest.raises(MismatchError, match=r"^toy result: 1 of 3 elements differ"):
+        handle.assert_matches(device, np.array([1.0, 2.5, 3.0]))
+    handle.assert_matches(device, np.array([1.0, 2.5, 3.0]), atol=0.5)
+    assert handle.to_host(device).tolist() == [1.0, 2.0, 3.0]
+
+
+TOY_GPU_CONFTEST = """
+    import numpy as np
+    from pytest_gpuperf import DeviceOutOfMemory, HostBackend
+
+    class ToyGpu(HostBackend):
+        name = "toygpu"
+        is_gpu = True
+
+        def to_device(self, host):
+            if host.nbytes > 4096:
+                raise DeviceOutOfMemory(self.name, host.nbytes, 4096)
+            return host.copy()
+
+    def pytest_gpuperf_register_backends(config):
+        return [ToyGpu()]
+"""
+
+
+def test_float64_hint_is_shown_once_per_run(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(TOY_GPU_CONFTEST)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", [1, 2, 3])
+        def test_x(gpu_array, n):
+            gpu_array.zeros(n, "float64")
+            gpu_array.random(n, "float64")
+
+        def test_single(gpu_array):
+            gpu_array.zeros(4, "float32")
+        """
+    )
+    result = pytester.runpytest("--gpuperf-backends=numpy,toygpu")
+    result.assert_outcomes(passed=8)
+    result.stdout.fnmatch_lines(
+        ["*-- gpuperf hints --*", "gpu_array: float64 on toygpu: consumer GPUs run float64 *"]
+    )
+    assert sum("gpu_array: float64" in line for line in result.outlines) == 1
+
+
+def test_no_hints_section_without_hints(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(TOY_GPU_CONFTEST)
+    pytester.makepyfile('def test_x(gpu_array):\n    gpu_array.zeros(4, "float32")\n')
+    result = pytester.runpytest("--gpuperf-backends=toygpu")
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*gpuperf hints*")
+
+
+def test_device_out_of_memory_fails_only_that_test(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(TOY_GPU_CONFTEST)
+    pytester.makepyfile(
+        """
+        def test_too_big(gpu_array):
+            gpu_array.zeros(1 << 20, "float32")
+
+        def test_small(gpu_array):
+            gpu_array.zeros(16, "float32")
+        """
+    )
+    result = pytester.runpytest("--gpuperf-backends=toygpu")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "gpu_array: toygpu: out of device memory allocating 4.0 MiB (free device memory: "
+            "0.0 MiB); use a smaller size or a larger GPU (array (1048576,) float32)"
+        ]
+    )
+    result.stdout.no_fnmatch_line("*During handling of the above exception*")
+
+
+def test_gpu_array_in_a_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import numpy as np
+
+        def test_host_after_in_place_kernel(backend, gpu_array):
+            a = gpu_array.random(5, "float32", seed=2)
+            before = gpu_array.host(a).copy()
+            a *= 3
+            np.testing.assert_array_equal(gpu_array.host(a), before)
+            backend.assert_matches(a, 3 * before)
+
+        def test_dtype_required(gpu_array):
+            gpu_array.zeros(3, None)
+        """
+    )
+    result = pytester.runpytest("--gpuperf-backends=numpy,numba")
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(
+        ["E *TypeError: gpu_array.zeros: dtype is required, e.g. dtype='float32'"]
+    )

@@ -1,0 +1,309 @@
+"""The example project, run the way its users and its CI run it.
+
+Each run happens in a temporary copy of ``example_project/`` (its tests, config
+and CI recipes), so nothing is written into the checkout but Numba's on-disk
+cache: the kernels are imported from the checkout's ``example_project/src``,
+which keeps that cache warm between runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "example_project"
+CPU_RECIPE = EXAMPLE / "ci" / "cpu.yml"
+TEST_STEP_ID = "gpuperf-tests"
+
+#: One kernel file, on the CPU backends only, with a short budget: quick and deterministic.
+GATED = ("tests/test_ufuncs.py::test_gaussian", "--gpuperf-backends=numpy,numba")
+FAST = ("--gpuperf-max-time=0.3s", "--gpuperf-tolerance=50%", "-p", "quiet_cpu")
+
+#: ``-p`` plugins written next to the copy and imported before the example's conftest.
+PLUGINS = {
+    "quiet_cpu": '''
+        """Report an idle machine, so a busy test host cannot make a measurement inconclusive."""
+        from pytest_gpuperf import contention
+
+        contention.read_machine_busy_seconds = lambda: 0.0
+        contention.read_own_cpu_seconds = lambda: 0.0
+    ''',
+    "slow_gaussian": '''
+        """Make the Numba CPU Gaussian do its work five times: a 5x slowdown."""
+        from accel_kernels import ufuncs
+
+        fast = ufuncs.gaussian_numba
+
+
+        def gaussian_numba(x, mu, sigma):
+            for _ in range(4):
+                fast(x, mu, sigma)
+            return fast(x, mu, sigma)
+
+
+        ufuncs.gaussian_numba = gaussian_numba
+    ''',
+    "wrong_gaussian": '''
+        """Make the Numba CPU Gaussian 0.1% too large."""
+        import numpy as np
+
+        from accel_kernels import ufuncs
+
+        right = ufuncs.gaussian_numba
+
+
+        def gaussian_numba(x, mu, sigma):
+            return right(x, mu, sigma) * np.float32(1.001)
+
+
+        ufuncs.gaussian_numba = gaussian_numba
+    ''',
+    "no_wait": '''
+        """Make the example's async_host backend return without waiting for its queued work."""
+
+
+        def pytest_plugin_registered(plugin):
+            backend = getattr(plugin, "AsyncHostBackend", None)
+            if backend is not None:
+                backend.synchronize = lambda self: None
+                backend.make_concrete = lambda self, result: result
+    ''',
+}
+
+
+def recipe_step_command(text: str, step_id: str) -> str:
+    """The one-line ``run:`` of the workflow step whose ``id`` is ``step_id``."""
+    lines = text.splitlines()
+    at = next((n for n, line in enumerate(lines) if line.strip() == f"id: {step_id}"), None)
+    assert at is not None, f"no step with 'id: {step_id}' in the recipe"
+    indent = len(lines[at]) - len(lines[at].lstrip())
+    start = at
+    while not lines[start].startswith(" " * (indent - 2) + "- "):
+        start -= 1
+    end = at + 1
+    while end < len(lines) and (
+        not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) >= indent
+    ):
+        end += 1
+    step = [lines[start].replace("- ", "  ", 1), *lines[start + 1 : end]]
+    runs = [line.strip()[len("run:") :].strip() for line in step if line.strip().startswith("run:")]
+    assert len(runs) == 1, f"step {step_id!r} must have exactly one run:; found {runs}"
+    command = runs[0].strip("'\"")
+    assert command, f"step {step_id!r} has an empty run:"
+    assert command[0] not in "|>", f"step {step_id!r} must run one line: {command!r}"
+    return command
+
+
+def recipe_env(text: str) -> dict[str, str]:
+    """The workflow's top-level ``env:`` entries whose values are plain strings."""
+    block = re.search(r"^env:\n((?:[ \t]+.*\n|\s*\n)+)", text, flags=re.MULTILINE)
+    assert block is not None, "the recipe has no top-level env:"
+    pairs = re.findall(r"^\s+([A-Z_][A-Z0-9_]*):\s*(\S.*?)\s*$", block[1], flags=re.MULTILINE)
+    return {key: value.strip("'\"") for key, value in pairs if "${{" not in value}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of example_project/ (without its sources) and the injection plugins."""
+    base = tmp_path_factory.mktemp("example")
+    shutil.copytree(
+        EXAMPLE,
+        base / "example_project",
+        ignore=shutil.ignore_patterns(
+            "src", "__pycache__", ".pytest_cache", ".gpuperf", "*.egg-info", "gpuperf.json"
+        ),
+    )
+    plugins = base / "plugins"
+    plugins.mkdir()
+    for name, source in PLUGINS.items():
+        (plugins / f"{name}.py").write_text(textwrap.dedent(source).lstrip(), encoding="utf-8")
+    return base
+
+
+def example_env(workspace: Path, **extra: str) -> dict[str, str]:
+    """The environment of a run: the simulator on, the checkout's kernels and our plugins."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GITHUB_STEP"))}
+    python_path = [str(EXAMPLE / "src"), str(workspace / "plugins")]
+    env.update(
+        NUMBA_ENABLE_CUDASIM="1",
+        PYTHONPATH=os.pathsep.join([*python_path, env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+    )
+    env.update(extra)
+    return env
+
+
+def run_example(
+    workspace: Path, *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``python -m pytest ARGS`` in the copy; stdout and stderr together."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=workspace / "example_project",
+        env=example_env(workspace),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def outcome(result: subprocess.CompletedProcess[str]) -> str:
+    """The run's output, for assertion messages."""
+    return f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+
+
+def failed_tests(output: str) -> list[str]:
+    """Node ids in the short summary's FAILED lines."""
+    return re.findall(r"^FAILED (\S+)", output, flags=re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def saved_baselines(workspace: Path) -> Path:
+    """Run the gated kernel once under ``--gpuperf-save``; return the baseline file."""
+    result = run_example(workspace, *GATED, *FAST, "--gpuperf", "--gpuperf-save")
+    assert result.returncode == 0, outcome(result)
+    assert "saved 2 baseline(s)" in result.stdout, outcome(result)
+    path = workspace / "example_project" / ".gpuperf" / "baselines.json"
+    assert path.is_file()
+    return path
+
+
+def test_cpu_recipe_command_passes(workspace: Path) -> None:
+    """(a) The CPU CI recipe's test command, read from ci/cpu.yml, passes on the example.
+
+    The command and the recipe's environment are used as written; only the
+    measurement budget is shortened (``PYTEST_ADDOPTS``) to keep this test quick.
+    """
+    text = CPU_RECIPE.read_text(encoding="utf-8")
+    command = recipe_step_command(text, TEST_STEP_ID)
+    env = recipe_env(text)
+    assert env.get("NUMBA_ENABLE_CUDASIM") == "1", env
+    assert "working-directory: example_project" in text
+    assert command.startswith("pytest --gpuperf"), command
+    result = subprocess.run(
+        ["bash", "-c", command],
+        cwd=workspace / "example_project",
+        env=example_env(
+            workspace,
+            **env,
+            PYTEST_ADDOPTS="-p no:cacheprovider --gpuperf-max-time=0.25s",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, outcome(result)
+    summary = result.stdout.strip().splitlines()[-1]
+    assert re.search(r"\d+ passed, \d+ skipped", summary), summary
+    assert "failed" not in summary, summary
+    assert "error" not in summary, summary
+    # Every backend of the main kernel ran: numba_cuda on the simulator, numpy and numba timed.
+    assert re.search(r"test_add2\s+numba_cuda\s.*simulated", result.stdout), outcome(result)
+    assert re.search(r"test_add2\s+numba\s", result.stdout), outcome(result)
+
+
+def test_recipe_parser_reads_one_line_steps_only() -> None:
+    recipe = textwrap.dedent(
+        """
+        env:
+          NUMBA_ENABLE_CUDASIM: "1"
+          CACHE: ${{ github.workspace }}/x
+        jobs:
+          test:
+            steps:
+              - uses: actions/checkout@v4
+              - name: Tests
+                id: gpuperf-tests
+                run: pytest --gpuperf
+              - name: Other
+                id: other
+                run: |
+                  echo one
+        """
+    )
+    assert recipe_step_command(recipe, "gpuperf-tests") == "pytest --gpuperf"
+    assert recipe_env(recipe) == {"NUMBA_ENABLE_CUDASIM": "1"}
+    with pytest.raises(AssertionError, match="must run one line"):
+        recipe_step_command(recipe, "other")
+
+
+def test_saved_baselines_then_gate_passes(workspace: Path, saved_baselines: Path) -> None:
+    """(b) ``--gpuperf-save`` then ``--gpuperf`` against those baselines: both pass."""
+    stored = json.loads(saved_baselines.read_text(encoding="utf-8"))
+    assert "tests/test_ufuncs.py::test_gaussian" in json.dumps(stored)
+    result = run_example(workspace, *GATED, *FAST, "--gpuperf")
+    assert result.returncode == 0, outcome(result)
+    for backend in ("numpy", "numba"):
+        row = rf"tests/test_ufuncs.py::test_gaussian\s+{backend}\s.*\d\.\d+x\s.*\s(ok|improved)\b"
+        assert re.search(row, result.stdout), outcome(result)
+
+
+def test_gate_fails_only_the_slowed_kernel(workspace: Path, saved_baselines: Path) -> None:
+    """(c) A kernel made 5x slower fails its own test, with the regression message."""
+    result = run_example(workspace, *GATED, *FAST, "--gpuperf", "-p", "slow_gaussian")
+    assert result.returncode == 1, outcome(result)
+    assert failed_tests(result.stdout) == ["tests/test_ufuncs.py::test_gaussian[numba]"], outcome(
+        result
+    )
+    assert "1 failed, 1 passed" in result.stdout, outcome(result)
+    message = re.search(
+        r"tests/test_ufuncs.py::test_gaussian\[numba\] on numba: speedup over gaussian_numpy "
+        r"regressed: \S+x \(95% CI \S+\) vs baseline \S+x \(-[6-9]\d\.\d%\); allowed tolerance "
+        r"50% \(floor \S+x\)\. If the new speed is intended, accept it with: pytest --gpuperf "
+        r"--gpuperf-save 'tests/test_ufuncs.py::test_gaussian\[numba\]'",
+        result.stdout,
+    )
+    assert message, outcome(result)
+    assert re.search(r"test_gaussian\s+numba\s.*REGRESSED", result.stdout), outcome(result)
+
+
+def test_check_fails_only_the_wrong_kernel(workspace: Path) -> None:
+    """(c) A kernel made 0.1% wrong fails its own test, naming where it differs."""
+    result = run_example(workspace, *GATED, *FAST, "--gpuperf", "-p", "wrong_gaussian")
+    assert result.returncode == 1, outcome(result)
+    assert failed_tests(result.stdout) == ["tests/test_ufuncs.py::test_gaussian[numba]"], outcome(
+        result
+    )
+    assert re.search(
+        r"test_gaussian\[numba\]: gaussian_numba on numba: [\d,]+ of 1,048,576 elements differ "
+        r"\(\d+\.\d+%\) beyond rtol=1e-05",
+        result.stdout,
+    ), outcome(result)
+
+
+def test_async_timing_test_fails_when_nothing_waits(workspace: Path) -> None:
+    """The example's proof that samples include device work fails if nothing waits for it.
+
+    (The same test passes, waiting, in the full run of (a).)
+    """
+    node = "tests/test_elementwise.py::test_add2_timing_waits_for_the_device"
+    result = run_example(
+        workspace, node, "--gpuperf", "--gpuperf-backends=async_host", "-p", "no_wait"
+    )
+    assert result.returncode == 1, outcome(result)
+    assert failed_tests(result.stdout) == [f"{node}[async_host]"], outcome(result)
+    assert re.search(
+        r"a sample took \d+\.\d+ ms, less than the 5 ms of queued work: the timer did not wait "
+        r"for the device",
+        result.stdout,
+    ), outcome(result)
+
+
+def test_example_readme_shows_the_real_test() -> None:
+    """The test in example_project/README.md is the one in tests/test_elementwise.py."""
+    readme = (EXAMPLE / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
+    assert blocks, "example_project/README.md has no python block"
+    source = (EXAMPLE / "tests" / "test_elementwise.py").read_text(encoding="utf-8")
+    assert blocks[0].strip() in source
