@@ -21,11 +21,13 @@ def pytest_gpuperf_register_backends(config: pytest.Config) -> Sequence[Backend]
     :class:`pytest_gpuperf.Backend` and import its library lazily. Example::
 
         # conftest.py
-        from pytest_gpuperf.backends.host import HostBackend
+        import pytest
+        from pytest_gpuperf import HostBackend
 
         class MyBackend(HostBackend):
             name = "mine"
 
+        @pytest.hookimpl(optionalhook=True)  # still loads under -p no:gpuperf
         def pytest_gpuperf_register_backends(config):
             return [MyBackend()]
 

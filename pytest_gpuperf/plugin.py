@@ -6,6 +6,7 @@ that uses a backend runs.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -196,7 +197,7 @@ def cuda_sync_timer(
     session = config.stash.get(session_key, None)
     settings = config.stash[settings_key]
     if session is not None and not session.timing_enabled:
-        settings = Settings(**{**settings.__dict__, "enabled": False})
+        settings = dataclasses.replace(settings, enabled=False)
     item = request.node
     callspec = getattr(item, "callspec", None)
     params: dict[str, Any] = dict(callspec.params) if callspec else {}
