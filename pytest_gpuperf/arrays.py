@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, final
 
 import pytest
 
+from pytest_gpuperf.alignment import offset_for, page_offset, placed_copy
 from pytest_gpuperf.backends.base import DeviceOutOfMemory
 
 if TYPE_CHECKING:
@@ -94,7 +95,8 @@ class GpuArrayFactory:
     def host_args(self, args: Sequence[Any]) -> tuple[Any, ...]:
         """Fresh host copies of the arrays this factory made; other arguments as they are."""
         return tuple(
-            self._kept[id(arg)][1].copy() if id(arg) in self._kept else arg for arg in args
+            _same_place_copy(self._kept[id(arg)][1]) if id(arg) in self._kept else arg
+            for arg in args
         )
 
     def _upload(self, host: np.ndarray[Any, Any]) -> Any:
@@ -104,6 +106,7 @@ class GpuArrayFactory:
                 f"gpu_array: {host.dtype} on {backend.name}: consumer GPUs run float64 many "
                 "times slower than float32; use float32 unless the precision is needed"
             )
+        host = placed_copy(host, offset_for(len(self._kept)))
         try:
             device = backend.to_device(host)
         except DeviceOutOfMemory as exc:
@@ -111,5 +114,10 @@ class GpuArrayFactory:
                 f"gpu_array: {exc} (array {host.shape} {host.dtype})",
                 pytrace=False,
             ) from None
-        self._kept[id(device)] = (device, host.copy())
+        self._kept[id(device)] = (device, _same_place_copy(host))
         return device
+
+
+def _same_place_copy(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """A copy at the same page offset, so the reference's buffers line up like the kernel's."""
+    return placed_copy(arr, page_offset(arr))

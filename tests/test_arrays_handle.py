@@ -281,3 +281,19 @@ def test_gpu_array_in_a_test(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         ["E *TypeError: gpu_array.zeros: dtype is required, e.g. dtype='float32'"]
     )
+
+
+def test_inputs_sit_at_fixed_page_offsets_on_both_sides() -> None:
+    """Kernel and reference buffers line up alike, so 4K aliasing can't bias the ratio."""
+    from pytest_gpuperf.alignment import offset_for, page_offset
+    from pytest_gpuperf.arrays import GpuArrayFactory
+    from pytest_gpuperf.backends.host import NumpyBackend
+
+    factory = GpuArrayFactory(NumpyBackend(), lambda text: None)
+    a = factory.random((64, 33), "float32", seed=3)
+    out = factory.empty_like(a)
+    reference_a, reference_out = factory.host_args((a, out))
+    assert [page_offset(x) for x in (a, out)] == [offset_for(0), offset_for(1)]
+    assert [page_offset(x) for x in (reference_a, reference_out)] == [offset_for(0), offset_for(1)]
+    assert offset_for(0) != offset_for(1)
+    np.testing.assert_array_equal(reference_a, a)

@@ -42,8 +42,10 @@ class HostBackend:
         return None
 
     def to_device(self, host: np.ndarray[Any, Any]) -> Any:
-        """Return a private copy, so a kernel cannot scribble on the kept host copy."""
-        return host.copy()
+        """A private copy at the same page offset, so a kernel cannot scribble on the host copy."""
+        from pytest_gpuperf.alignment import page_offset, placed_copy
+
+        return placed_copy(host, page_offset(host))
 
     def to_host(self, arr: Any) -> np.ndarray[Any, Any]:
         """Wrap the result as a NumPy array."""
