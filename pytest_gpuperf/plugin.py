@@ -17,7 +17,7 @@ from pytest_gpuperf.marker import MARKER_HELP, MarkerError, MarkerSpec, parse_ma
 from pytest_gpuperf.options import Settings, add_options
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Generator, Sequence
 
     from pytest_gpuperf.arrays import GpuArrayFactory
     from pytest_gpuperf.backends.base import Backend
@@ -31,6 +31,7 @@ registry_key = pytest.StashKey["BackendRegistry"]()
 session_key = pytest.StashKey["GpuperfSession"]()
 hints_key = pytest.StashKey[dict[str, None]]()
 spec_key = pytest.StashKey[MarkerSpec | None]()
+timer_key = pytest.StashKey["SyncTimer"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -117,6 +118,20 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         problem = sweep_problem(spec.sweep, params)
         if problem:
             pytest.fail(f"{item.nodeid}: {problem}", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Fail a test whose marker names a reference that never got to check anything."""
+    yield
+    spec = item.stash.get(spec_key, None)
+    timer = item.stash.get(timer_key, None)
+    if spec is not None and spec.reference is not None and not (timer and timer.called):
+        raise pytest.fail.Exception(
+            f"{item.nodeid}: marked gpuperf(reference=...), but cuda_sync_timer was never "
+            "called, so no kernel was checked; call cuda_sync_timer(kernel, *inputs)",
+            pytrace=False,
+        )
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -212,7 +227,9 @@ def cuda_sync_timer(
         record=session.record if session else lambda record: None,
         user_properties=item.user_properties,
     )
-    return SyncTimer(backend, gpu_array, item.stash.get(spec_key, None), context)
+    timer = SyncTimer(backend, gpu_array, item.stash.get(spec_key, None), context)
+    item.stash[timer_key] = timer
+    return timer
 
 
 def test_key(nodeid: str, backend_name: str) -> str:

@@ -90,6 +90,11 @@ class SyncTimer:
         self._used = False
 
     @property
+    def called(self) -> bool:
+        """True once the test has called the timer."""
+        return self._used
+
+    @property
     def measuring(self) -> bool:
         """True when this run times kernels (``--gpuperf``), False for correctness only."""
         return self._context.settings.enabled

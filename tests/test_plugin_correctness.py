@@ -437,3 +437,25 @@ def test_gpuperf_run_reads_the_replaced_clock(pytester: pytest.Pytester) -> None
     result.stdout.fnmatch_lines(["host clock reads: *"])
     reads = int(next(line for line in result.outlines if line.startswith("host clock reads:"))[17:])
     assert reads > 0
+
+
+def test_marked_test_that_never_calls_the_timer_fails(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import numpy as np
+        import pytest
+
+        @pytest.mark.gpuperf(reference=np.copy)
+        def test_forgot(backend, gpu_array):
+            gpu_array(np.arange(4.0))
+
+        @pytest.mark.gpuperf(reference=np.copy)
+        def test_called(backend, gpu_array, cuda_sync_timer):
+            cuda_sync_timer(np.copy, gpu_array(np.arange(4.0)))
+        """
+    )
+    result = pytester.runpytest("--gpuperf-backends=numpy")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*test_forgot*marked gpuperf(reference=...), but cuda_sync_timer was never called*"]
+    )
