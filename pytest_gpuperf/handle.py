@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, TypeVar, final
 
 import pytest
 
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from pytest_gpuperf.backends.base import Backend
+
+T = TypeVar("T")
 
 
 @final
@@ -79,8 +81,12 @@ class BackendHandle:
             )
         return kernels[self.name]
 
-    def size(self, real: int, simulated: int) -> int:
-        """Problem size: ``real`` on real hardware, ``simulated`` on a simulator."""
+    def size(self, real: T, simulated: T) -> T:
+        """Problem size: ``real`` on real hardware, ``simulated`` on a simulator.
+
+        Any value works, as long as both are of one type: an element count, a shape
+        tuple such as ``(1024, 1024)``, or a tuple of several sizes.
+        """
         return simulated if self.simulated else real
 
     def assert_matches(

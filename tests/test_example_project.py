@@ -28,6 +28,24 @@ TEST_STEP_ID = "gpuperf-tests"
 GATED = ("tests/test_ufuncs.py::test_gaussian", "--gpuperf-backends=numpy,numba")
 FAST = ("--gpuperf-max-time=0.3s", "--gpuperf-tolerance=50%", "-p", "quiet_cpu")
 
+#: The size sweep on the CPU backends, with the short budget of ``FAST``.
+SWEEP = ("tests/test_damped.py", "--gpuperf-backends=numpy,numba")
+#: The kernel that also has torch and dask versions, on the opt-in backends; its own baseline
+#: file, so it leaves the one that ``saved_baselines`` writes alone. The point is the mechanics
+#: (measured, saved, gated), not the speed, so the tolerance is wider than ``FAST``'s.
+EXTRA_BACKENDS = (
+    "tests/test_ufuncs.py::test_gaussian",
+    "--gpuperf-backends=numpy,torch,dask",
+    "--gpuperf-baseline=.gpuperf/extra-backends.json",
+    "--gpuperf-max-time=0.5s",
+    "--gpuperf-tolerance=75%",
+    *("-p", "quiet_cpu"),
+)
+#: One thread each for torch and dask, like the NumPy reference. Their thread pools wait for
+#: every thread, so on a small host shared with another job a two-thread kernel can run many
+#: times slower than it did a moment earlier; a single thread slows down far less.
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "DASK_NUM_WORKERS": "1"}
+
 #: ``-p`` plugins written next to the copy and imported before the example's conftest.
 PLUGINS = {
     "quiet_cpu": '''
@@ -143,13 +161,13 @@ def example_env(workspace: Path, **extra: str) -> dict[str, str]:
 
 
 def run_example(
-    workspace: Path, *args: str, timeout: float = 300
+    workspace: Path, *args: str, timeout: float = 300, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m pytest ARGS`` in the copy; stdout and stderr together."""
+    """``python -m pytest ARGS`` in the copy, with ``env`` added to its environment."""
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
         cwd=workspace / "example_project",
-        env=example_env(workspace),
+        env=example_env(workspace, **(env or {})),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -211,6 +229,9 @@ def test_cpu_recipe_command_passes(workspace: Path) -> None:
     # Every backend of the main kernel ran: numba_cuda on the simulator, numpy and numba timed.
     assert re.search(r"test_add2\s+numba_cuda\s.*simulated", result.stdout), outcome(result)
     assert re.search(r"test_add2\s+numba\s", result.stdout), outcome(result)
+    # The sweep runs on the simulator at its smallest size only; the larger ones skip there.
+    cuda_sweep = r"test_damped_norm \[numba_cuda\] speedup vs n: 256: \S+x — numba_cuda never beats"
+    assert re.search(cuda_sweep, result.stdout), outcome(result)
 
 
 def test_recipe_parser_reads_one_line_steps_only() -> None:
@@ -300,10 +321,53 @@ def test_async_timing_test_fails_when_nothing_waits(workspace: Path) -> None:
     ), outcome(result)
 
 
+def test_sweep_reports_speedup_against_size(workspace: Path) -> None:
+    """The size sweep prints, per backend, its speedup at each size and where it wins.
+
+    Which size numba starts to win at depends on the machine (and on how busy it is), so
+    only the line's form is checked, not the crossover it names.
+    """
+    result = run_example(workspace, *SWEEP, *FAST, "--gpuperf")
+    assert result.returncode == 0, outcome(result)
+    assert "10 passed" in result.stdout, outcome(result)
+    sweeps = result.stdout.partition("\nsweeps:\n")[2]
+    assert sweeps, outcome(result)
+    sizes = r"256: \S+x, 4,096: \S+x, 65,536: \S+x, 262,144: \S+x, 1,048,576: \S+x"
+    verdict = (
+        r"(beats numpy from n = [\d,]+"
+        r"|beats numpy at every size measured \(from n = 256\)"
+        r"|beats numpy at n = [\d, ]+ but not at the largest, n = 1,048,576"
+        r"|never beats numpy up to n = 1,048,576)"
+    )
+    group = r"^  tests/test_damped.py::test_damped_norm"
+    numba = rf"{group} \[numba\] speedup vs n: {sizes} — numba {verdict}$"
+    assert re.search(numba, sweeps, flags=re.MULTILINE), outcome(result)
+    numpy = rf"{group} \[numpy\] speedup vs n: {sizes} — numpy "
+    assert re.search(numpy, sweeps, flags=re.MULTILINE), outcome(result)
+
+
+def test_torch_and_dask_saved_then_gated(workspace: Path) -> None:
+    """The Gaussian on the opt-in torch and dask backends: saved, then gated, with numpy."""
+    pytest.importorskip("torch")
+    pytest.importorskip("dask.array")
+    saved = run_example(workspace, *EXTRA_BACKENDS, "--gpuperf", "--gpuperf-save", env=ONE_THREAD)
+    assert saved.returncode == 0, outcome(saved)
+    assert "saved 3 baseline(s)" in saved.stdout, outcome(saved)
+
+    result = run_example(workspace, *EXTRA_BACKENDS, "--gpuperf", env=ONE_THREAD)
+    assert result.returncode == 0, outcome(result)
+    assert "3 passed" in result.stdout, outcome(result)
+    for backend in ("numpy", "torch", "dask"):  # measured, with a baseline, and gated
+        row = rf"tests/test_ufuncs.py::test_gaussian\s+{backend}\s.*\dx\s.*\s(ok|improved)\b"
+        assert re.search(row, result.stdout), outcome(result)
+
+
 def test_example_readme_shows_the_real_test() -> None:
-    """The test in example_project/README.md is the one in tests/test_elementwise.py."""
+    """The python blocks in example_project/README.md are the real tests, in their files."""
     readme = (EXAMPLE / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
-    assert blocks, "example_project/README.md has no python block"
-    source = (EXAMPLE / "tests" / "test_elementwise.py").read_text(encoding="utf-8")
-    assert blocks[0].strip() in source
+    files = ("test_elementwise.py", "test_damped.py")
+    assert len(blocks) == len(files), f"example_project/README.md has {len(blocks)} python blocks"
+    for block, name in zip(blocks, files, strict=True):
+        source = (EXAMPLE / "tests" / name).read_text(encoding="utf-8")
+        assert block.strip() in source, f"the README's block differs from tests/{name}"

@@ -145,7 +145,7 @@ def test_bad_marker_argument_fails_that_test_at_setup(pytester: pytest.Pytester)
         def test_bad_tolerance():
             pass
 
-        @pytest.mark.gpuperf(reference=len)
+        @pytest.mark.gpuperf(tolerance="5%")
         def test_fine():
             pass
         """
@@ -246,7 +246,7 @@ def test_plugin_disabled_marker_is_unknown_under_strict_markers(
         """
         import pytest
 
-        @pytest.mark.gpuperf(reference=len)
+        @pytest.mark.gpuperf(min_speedup=2.0)
         def test_x():
             pass
         """

@@ -1,4 +1,4 @@
-"""The README's "Adding a backend" section works as written; the bundled extras use the same hook."""
+"""The README's "Adding a backend" section works as written, with the bundled extras."""
 
 from __future__ import annotations
 

@@ -23,14 +23,33 @@ SIZES: dict[str, tuple[Any, Any]] = {
     "rows": ((16384, 128), (3, 50)),
 }
 
+#: Swept problems (the test parametrizes the size): the largest size the simulator runs. Larger
+#: sizes skip there, since every element would be a Python thread; real hardware runs them all.
+SIMULATED_SWEEP_LIMIT: dict[str, int] = {
+    "damped_norm": 256,
+}
+
 
 @pytest.fixture
 def size(backend):
-    """``size("add2")``: this problem's size on the current backend (tiny on the simulator)."""
+    """``size("add2")``: this problem's size on the current backend (tiny on the simulator).
 
-    def pick(problem: str) -> Any:
-        real, simulated = SIZES[problem]
-        return backend.size(real=real, simulated=simulated)
+    ``size("damped_norm", n)``: a swept size, ``n`` itself, except that on the simulator sizes
+    above the problem's limit skip the test.
+    """
+
+    def pick(problem: str, swept: int | None = None) -> Any:
+        if swept is None:
+            real, simulated = SIZES[problem]
+            return backend.size(real=real, simulated=simulated)
+        limit = SIMULATED_SWEEP_LIMIT[problem]
+        if backend.simulated and swept > limit:
+            pytest.skip(
+                f"{backend.name}: {problem} at {swept:,} elements is too large for Numba's CUDA "
+                f"simulator (one Python thread each); it runs sizes up to {limit:,} there. "
+                "Run on a GPU for the whole sweep"
+            )
+        return swept
 
     return pick
 

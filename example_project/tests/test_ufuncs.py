@@ -23,6 +23,8 @@ def _skip_if_the_cuda_ufunc_cannot_be_built(backend):
         )
 
 
+# torch and dask are pytest-gpuperf's opt-in backends: they run only when named, as in
+# pytest --gpuperf --gpuperf-backends=numpy,torch,dask tests/test_ufuncs.py::test_gaussian
 @pytest.mark.gpuperf(reference=ufuncs.gaussian_numpy)
 def test_gaussian(backend, gpu_array, cuda_sync_timer, size):
     kernel = backend.select(
@@ -30,6 +32,8 @@ def test_gaussian(backend, gpu_array, cuda_sync_timer, size):
         numba=ufuncs.gaussian_numba,
         numba_cuda=ufuncs.gaussian_cuda,
         cupy=ufuncs.gaussian_cupy,
+        torch=ufuncs.gaussian_torch,
+        dask=ufuncs.gaussian_dask,
     )
     if backend.name == "numba_cuda":
         _skip_if_the_cuda_ufunc_cannot_be_built(backend)

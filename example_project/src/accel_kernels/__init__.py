@@ -6,4 +6,4 @@ check the others against; CuPy is imported only inside the functions that use it
 
 from __future__ import annotations
 
-__all__ = ["elementwise", "montecarlo", "reductions", "rows", "stencils", "ufuncs"]
+__all__ = ["damped", "elementwise", "montecarlo", "reductions", "rows", "stencils", "ufuncs"]

@@ -2,6 +2,8 @@
 
 ``@vectorize`` turns a scalar function into a ufunc: it broadcasts, takes
 ``out=`` and runs one fused loop instead of NumPy's chain of temporaries.
+The same formula is also written with PyTorch and with ``dask.array``, for
+pytest-gpuperf's opt-in ``torch`` and ``dask`` backends.
 """
 
 from __future__ import annotations
@@ -67,3 +69,19 @@ def _cupy_gaussian() -> Any:
 def gaussian_cupy(x: Any, mu: np.float32, sigma: np.float32) -> Any:
     """The same body as a CuPy ``ElementwiseKernel``, compiled on first use."""
     return _cupy_gaussian()(x, mu, sigma)
+
+
+def gaussian_torch(x: Any, mu: np.float32, sigma: np.float32) -> Any:
+    """The reference's formula with torch operations, on a tensor (CPU or GPU)."""
+    import torch
+
+    z = (x - float(mu)) / float(sigma)
+    return torch.exp(-float(HALF) * z * z) / float(sigma * SQRT_2PI)
+
+
+def gaussian_dask(x: Any, mu: np.float32, sigma: np.float32) -> Any:
+    """The reference's formula with ``dask.array``: returns a graph, computed in every sample."""
+    import dask.array
+
+    z = (x - mu) / sigma
+    return dask.array.exp(-HALF * z * z) / (sigma * SQRT_2PI)
