@@ -84,8 +84,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     settings = config.stash[settings_key]
     unknown = registry.unknown(settings.backends or ())
     if unknown:
+        from_cli = config.getoption("gpuperf_backends") is not None
+        source = "--gpuperf-backends" if from_cli else "gpuperf_backends (from config file)"
         raise pytest.UsageError(
-            f"--gpuperf-backends names unknown backend {unknown[0]!r}; "
+            f"{source} names unknown backend {unknown[0]!r}; "
             f"known backends: {', '.join(registry.names)}"
         )
     if session_key in config.stash:

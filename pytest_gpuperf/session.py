@@ -40,7 +40,7 @@ class GpuperfSession:
         self.machine_info: dict[str, object] = {}
         self.fingerprint = ""
         self.versions: dict[str, str] = {}
-        self.gpu_backends: frozenset[str] = frozenset()
+        self._registry: BackendRegistry | None = None
         self.timing_enabled = not _under_xdist(config)
         if not self.timing_enabled and not hasattr(config, "workerinput"):
             # A terminal line, not a Python warning: filterwarnings=error would make it a crash.
@@ -55,11 +55,20 @@ class GpuperfSession:
         self.machine_info = machine.machine_info(gpu_info(registry, self.settings.backends))
         self.fingerprint = machine.fingerprint(self.machine_info)
         self.versions = machine.library_versions()
-        self.gpu_backends = frozenset(n for n in registry.names if registry.get(n).is_gpu)
+        self._registry = registry
         if self.baselines.fingerprints() and not self.baselines.has_machine(self.fingerprint):
             self.notes.append(
                 f"no baseline for this machine: {self.fingerprint}; run with --gpuperf-save"
             )
+
+    def _gpu_backends(self) -> frozenset[str]:
+        """GPU backends, read at the end: torch and jax decide ``is_gpu`` when first used."""
+        registry = self._registry
+        return (
+            frozenset(n for n in registry.names if registry.get(n).is_gpu)
+            if registry
+            else frozenset()
+        )
 
     def baseline(self, test_key: str, backend: str) -> store.BaselineEntry | None:
         """The stored entry for this machine, test and backend."""
@@ -89,7 +98,7 @@ class GpuperfSession:
         if any(r.bytes_per_call is not None or r.flops_per_call is not None for r in self.records):
             from pytest_gpuperf.throughput import attach_throughput
 
-            attach_throughput(self.records, self.gpu_backends, self.machine_info)
+            attach_throughput(self.records, self._gpu_backends(), self.machine_info)
         if self.settings.save and self.timing_enabled:
             self._save()
         if self.settings.json_path is not None:

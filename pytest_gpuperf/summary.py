@@ -72,7 +72,7 @@ def summary_rows(source: RecordSource) -> list[SummaryRow]:
         entry = source.baseline(record.test_key, record.backend)
         speed = m.speedup
         why = record.gate.why if record.gate else ""
-        if m.budget_note:
+        if m.budget_note and not m.simulated:  # simulated rows are never gated
             why = f"{why}; {m.budget_note}" if why else m.budget_note
         rows.append(
             SummaryRow(

@@ -64,7 +64,8 @@ def test_default_is_every_registered_backend(pytester: pytest.Pytester) -> None:
         pytest.param(
             [],
             "gpuperf_backends = cuda",
-            "ERROR: *unknown backend 'cuda'; known backends: numpy, numba, numba_cuda, cupy*",
+            "ERROR: gpuperf_backends (from config file) names unknown backend 'cuda'; "
+            "known backends: numpy, numba, numba_cuda, cupy*",
             id="unknown-ini",
         ),
         pytest.param(
