@@ -5,23 +5,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
+from fake_clock import FAKE_CLOCK
 
 #: A 10 us reference; ``test_fast`` runs 1 us (10x), or 4 us (2.5x) with GPUPERF_SLOW set.
-JUNIT_TEST = """
-    import os
-
-    import numpy as np
-    import pytest
-    from pytest_gpuperf import contention, timing
-
-    CLOCK = [0]
-
-    @pytest.fixture(autouse=True)
-    def _fake_clock(monkeypatch):
-        monkeypatch.setattr(timing, "host_clock_ns", lambda: CLOCK[0])
-        monkeypatch.setattr(contention, "read_machine_busy_seconds", lambda: 0.0)
-        monkeypatch.setattr(contention, "read_own_cpu_seconds", lambda: 0.0)
-
+JUNIT_TEST = (
+    FAKE_CLOCK
+    + """
     def reference(a):
         CLOCK[0] += 10_000
         return a + 1
@@ -40,6 +29,7 @@ JUNIT_TEST = """
     def test_plain():
         pass
 """
+)
 
 
 def _properties(path: str) -> dict[str, dict[str, str]]:

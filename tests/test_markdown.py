@@ -5,26 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fake_clock import FAKE_CLOCK
 
 from pytest_gpuperf.markdown import append_step_summary, cell, table
 
 #: Two tests on ``numba`` against a 10 us reference, with a fake clock only kernels advance.
 #: ``test_fast`` runs 1 us (10x) and, with GPUPERF_SLOW set, 4 us (2.5x); ``test_steady`` 5 us.
-MD_TEST = """
-    import os
-
-    import numpy as np
-    import pytest
-    from pytest_gpuperf import contention, timing
-
-    CLOCK = [0]
-
-    @pytest.fixture(autouse=True)
-    def _fake_clock(monkeypatch):
-        monkeypatch.setattr(timing, "host_clock_ns", lambda: CLOCK[0])
-        monkeypatch.setattr(contention, "read_machine_busy_seconds", lambda: 0.0)
-        monkeypatch.setattr(contention, "read_own_cpu_seconds", lambda: 0.0)
-
+MD_TEST = (
+    FAKE_CLOCK
+    + """
     def reference(a):
         CLOCK[0] += 10_000
         return a + 1
@@ -45,6 +34,7 @@ MD_TEST = """
     def test_steady(backend, gpu_array, cuda_sync_timer):
         cuda_sync_timer(backend.select(numba=steady), gpu_array(np.zeros(8, dtype=np.float64)))
 """
+)
 
 HEADER = [
     "| test | backend | median | speedup [95% CI] | baseline | change | verdict | why |",

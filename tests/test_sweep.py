@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from fake_clock import FAKE_CLOCK
 
 from pytest_gpuperf.sweep import (
     SweepPoint,
@@ -15,21 +16,6 @@ from pytest_gpuperf.sweep import (
     sweep_problem,
     sweep_series,
 )
-
-#: An inner test module's head: a fake clock that only kernels advance, and no contention.
-FAKE_CLOCK = """
-    import numpy as np
-    import pytest
-    from pytest_gpuperf import contention, timing
-
-    CLOCK = [0]
-
-    @pytest.fixture(autouse=True)
-    def _fake_clock(monkeypatch):
-        monkeypatch.setattr(timing, "host_clock_ns", lambda: CLOCK[0])
-        monkeypatch.setattr(contention, "read_machine_busy_seconds", lambda: 0.0)
-        monkeypatch.setattr(contention, "read_own_cpu_seconds", lambda: 0.0)
-"""
 
 #: Reference: 10 ns per element. Kernel: 100 us launch overhead + 2 ns per element,
 #: so the speedup is 10n / (100000 + 2n): 0.1x, 0.379x, 1.23x, 4.2x; it crosses 1 at 12,500.

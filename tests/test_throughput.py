@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from fake_clock import FAKE_CLOCK
 
 from pytest_gpuperf import runner
 from pytest_gpuperf import throughput as tp
@@ -181,19 +182,9 @@ FAKE_GPU_CONFTEST = """
 """
 
 #: 2 MiB moved and 131,072 flops per call; a fake clock at 2 ms per kernel call.
-THROUGHPUT_TEST = """
-    import numpy as np
-    import pytest
-    from pytest_gpuperf import contention, timing
-
-    CLOCK = [0]
-
-    @pytest.fixture(autouse=True)
-    def _fake_clock(monkeypatch):
-        monkeypatch.setattr(timing, "host_clock_ns", lambda: CLOCK[0])
-        monkeypatch.setattr(contention, "read_machine_busy_seconds", lambda: 0.0)
-        monkeypatch.setattr(contention, "read_own_cpu_seconds", lambda: 0.0)
-
+THROUGHPUT_TEST = (
+    FAKE_CLOCK
+    + """
     def reference(a):
         CLOCK[0] += 8_000_000
         return a * 2
@@ -207,6 +198,7 @@ THROUGHPUT_TEST = """
         a = gpu_array(np.ones(2**17, dtype=np.float64))
         cuda_sync_timer(backend.select(numba=kernel, fakegpu=kernel), a)
 """
+)
 
 
 @pytest.fixture
