@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
 
@@ -32,7 +33,7 @@ class Measurement:
     budget_note: str | None = None
     attempts: int = 1
 
-    @property
+    @functools.cached_property
     def stats(self) -> Summary | None:
         """Statistics of the kernel's per-call wall times (None when untimed)."""
         return self.kernel.summary() if self.kernel else None

@@ -155,11 +155,11 @@ def gpuperf_machine_info(
     }
 
 
-def write_json(path: Path, session: GpuperfSession) -> None:
-    """Write the report atomically (temporary file, then rename)."""
+def write_json(path: Path, report: dict[str, Any]) -> None:
+    """Write a report from :func:`build_report` atomically (temporary file, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(build_report(session), indent=2, sort_keys=True, default=str) + "\n"
+    text = json.dumps(report, indent=2, sort_keys=True, default=str) + "\n"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

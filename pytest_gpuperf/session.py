@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, final
+from typing import TYPE_CHECKING, Any, final
 
 import pytest
 
@@ -101,12 +101,15 @@ class GpuperfSession:
             attach_throughput(self.records, self._gpu_backends(), self.machine_info)
         if self.settings.save and self.timing_enabled:
             self._save()
-        if self.settings.json_path is not None:
-            from pytest_gpuperf.report_json import write_json
+        plot_dir = self.settings.plot_dir if self.timing_enabled else None
+        if self.settings.json_path is not None or plot_dir is not None:
+            from pytest_gpuperf.report_json import build_report, write_json
 
-            write_json(self.settings.json_path, self)
-        if self.settings.plot_dir is not None and self.timing_enabled:
-            self._plot(self.settings.plot_dir)
+            report = build_report(self)  # once: it reads git and every sample
+            if self.settings.json_path is not None:
+                write_json(self.settings.json_path, report)
+            if plot_dir is not None:
+                self._plot(report, plot_dir)
         if not hasattr(self.config, "workerinput"):
             from pytest_gpuperf.markdown import publish
 
@@ -132,13 +135,12 @@ class GpuperfSession:
         through = throughput_lines(self.records)
         return lines + (["", *through] if through else [])
 
-    def _plot(self, folder: Path) -> None:
+    def _plot(self, report: dict[str, Any], folder: Path) -> None:
         """Write the PNG plots; a missing matplotlib becomes a note, never a crash."""
         from pytest_gpuperf.plots import PlotError, write_plots
-        from pytest_gpuperf.report_json import build_report
 
         try:
-            written = write_plots(build_report(self), folder)
+            written = write_plots(report, folder)
         except PlotError as exc:
             self.notes.append(f"plots NOT written: {exc}")
             return
@@ -158,7 +160,8 @@ class GpuperfSession:
     def _save(self) -> None:
         entries: dict[str, dict[str, store.BaselineEntry]] = {}
         now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        for record in self.savable():
+        savable = self.savable()
+        for record in savable:
             m = record.measurement
             assert m.speedup is not None
             assert m.kernel is not None
@@ -176,7 +179,7 @@ class GpuperfSession:
                 timestamp=now,
                 foreign_cpu=m.foreign_cpu or 0.0,
             )
-        skipped = len(self.records) - len(self.savable())
+        skipped = len(self.records) - len(savable)
         if entries:
             try:
                 store.save_baselines(
