@@ -1,10 +1,15 @@
-"""The baseline store: per-machine speedups in one JSON file, locked and written atomically.
+"""The baseline store: per-machine speedup histories in one JSON file, locked, written atomically.
 
 Layout (plain JSON, sorted keys, indent 2)::
 
-    {"schema": 1,
-     "machines": {"<fingerprint>": {"machine": {...},
-                                     "tests": {"<test_key>": {"<backend>": {<entry>}}}}}}
+    {"schema": 2,
+     "machines": {"<fingerprint>": {
+         "machine": {...},
+         "tests": {"<test_key>": {"<backend>": {"runs": [<entry>, ...]}}}}}}
+
+``runs`` holds the last accepted runs, oldest first. A schema 1 file (one entry
+where ``{"runs": [...]}`` now stands) reads as a one-run history and is written
+back as schema 2 on the next save, losing nothing.
 """
 
 from __future__ import annotations
@@ -24,13 +29,18 @@ from typing import Any, cast, final
 
 import filelock
 
-SCHEMA_VERSION = 1
+from pytest_gpuperf.history import DEFAULT_HISTORY, History
+
+SCHEMA_VERSION = 2
 LOCK_TIMEOUT_S = 60.0
 
 _RESTORE = "restore it from version control, or delete it and re-record with --gpuperf-save"
 _INVALID = "invalid BaselineEntry: "
 _POSITIVE = ("speedup", "ci_low", "ci_high", "kernel_median_s", "reference_median_s")
 _NUMBERS = (*_POSITIVE, "foreign_cpu")
+#: Fields added with schema 2; an entry may leave them out (they read as None).
+_OPTIONAL_POSITIVE = ("kernel_iqr_s", "reference_iqr_s", "kernel_device_median_s")
+_OPTIONAL = (*_OPTIONAL_POSITIVE, "commit")
 
 
 def _is_int(value: object) -> bool:
@@ -56,6 +66,13 @@ _FIELD_TYPES: dict[str, tuple[Callable[[object], bool], str]] = {
     ),
     "timestamp": (lambda v: isinstance(v, str), "an ISO 8601 string"),
 }
+_OPTIONAL_TYPES: dict[str, tuple[Callable[[object], bool], str]] = {
+    **{
+        name: (lambda v: v is None or _is_number(v), "null or a number")
+        for name in _OPTIONAL_POSITIVE
+    },
+    "commit": (lambda v: v is None or isinstance(v, str), "null or a string"),
+}
 
 
 class BaselineError(Exception):
@@ -65,7 +82,11 @@ class BaselineError(Exception):
 @final
 @dataclass(frozen=True)
 class BaselineEntry:
-    """One stored measurement: a backend's speedup over the reference for one test."""
+    """One accepted run: a backend's speedup over the reference for one test, and its times.
+
+    The spreads are interquartile ranges of the per-call times; the device median is
+    the CUDA-event median where the backend has one; the commit is git's, when known.
+    """
 
     speedup: float
     ci_low: float
@@ -78,6 +99,10 @@ class BaselineEntry:
     versions: dict[str, str] = field(hash=False)
     timestamp: str
     foreign_cpu: float
+    kernel_iqr_s: float | None = None
+    reference_iqr_s: float | None = None
+    kernel_device_median_s: float | None = None
+    commit: str | None = None
 
     def __post_init__(self) -> None:
         # Copy the containers so a caller's later mutation can't reach the frozen entry.
@@ -102,13 +127,14 @@ class BaselineEntry:
         if not isinstance(data, dict):
             raise ValueError(f"{where}: an entry must be a JSON object, got {data!r}")
         missing = sorted(_FIELD_TYPES.keys() - data.keys())
-        unknown = sorted(k for k in data if k not in _FIELD_TYPES)
+        unknown = sorted(k for k in data if k not in _FIELD_TYPES and k not in _OPTIONAL_TYPES)
         if missing or unknown:
             raise ValueError(f"{where}: missing fields {missing}, unknown fields {unknown}")
-        for name, (ok, what) in _FIELD_TYPES.items():
-            if not ok(data[name]):
-                raise ValueError(f"{where}: {name!r} must be {what}, got {data[name]!r}")
+        for name, (ok, what) in {**_FIELD_TYPES, **_OPTIONAL_TYPES}.items():
+            if not ok(data.get(name)):
+                raise ValueError(f"{where}: {name!r} must be {what}, got {data.get(name)!r}")
         values: dict[str, Any] = {**data, **{n: float(data[n]) for n in _NUMBERS}}
+        values.update({n: float(data[n]) for n in _OPTIONAL_POSITIVE if data.get(n) is not None})
         try:
             return cls(**values)
         except ValueError as exc:
@@ -126,6 +152,10 @@ def _entry_problem(e: BaselineEntry) -> str | None:
             "the interval must hold the speedup (ci_low <= speedup <= ci_high), got "
             f"ci_low={e.ci_low!r}, speedup={e.speedup!r}, ci_high={e.ci_high!r}"
         )
+    for name in _OPTIONAL_POSITIVE:
+        value = getattr(e, name)
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            return f"{name!r} must be null or a finite number >= 0, got {value!r}"
     if not 0.0 <= e.foreign_cpu <= 1.0:
         return f"'foreign_cpu' must be a share between 0 and 1, got {e.foreign_cpu!r}"
     if e.samples < 1:
@@ -150,12 +180,17 @@ class Baselines:
         """Tell whether the file holds baselines for this machine."""
         return fingerprint in self.machines
 
-    def lookup(self, fingerprint: str, test_key: str, backend: str) -> BaselineEntry | None:
-        """Return the stored entry for one test and backend on one machine, or None."""
+    def history(self, fingerprint: str, test_key: str, backend: str) -> History | None:
+        """Return the accepted runs of one test and backend on one machine, or None."""
         data = self._tests(fingerprint).get(test_key, {}).get(backend)
         if data is None:
             return None
-        return BaselineEntry.from_dict(data, where=f"{fingerprint}/{test_key}/{backend}")
+        return _history(data, where=f"{fingerprint}/{test_key}/{backend}")
+
+    def lookup(self, fingerprint: str, test_key: str, backend: str) -> BaselineEntry | None:
+        """Return the latest accepted run for one test and backend on one machine, or None."""
+        found = self.history(fingerprint, test_key, backend)
+        return found.latest if found is not None else None
 
     def machine_info(self, fingerprint: str) -> dict[str, object]:
         """Return a copy of the stored description of a machine ({} when unknown)."""
@@ -166,18 +201,49 @@ class Baselines:
         """Return the known machine fingerprints, sorted."""
         return sorted(self.machines)
 
-    def iter_entries(self) -> Iterator[tuple[str, str, str, BaselineEntry]]:
-        """Yield (fingerprint, test_key, backend, entry) for every entry, sorted."""
+    def iter_histories(self) -> Iterator[tuple[str, str, str, History]]:
+        """Yield (fingerprint, test_key, backend, history) for every entry, sorted."""
         for fingerprint in self.fingerprints():
             tests = self._tests(fingerprint)
             for test_key in sorted(tests):
                 for backend, data in sorted(tests[test_key].items()):
                     where = f"{fingerprint}/{test_key}/{backend}"
-                    yield fingerprint, test_key, backend, BaselineEntry.from_dict(data, where=where)
+                    yield fingerprint, test_key, backend, _history(data, where=where)
+
+    def iter_entries(self) -> Iterator[tuple[str, str, str, BaselineEntry]]:
+        """Yield (fingerprint, test_key, backend, latest run) for every entry, sorted."""
+        for fingerprint, test_key, backend, found in self.iter_histories():
+            yield fingerprint, test_key, backend, found.latest
 
     def _tests(self, fingerprint: str) -> dict[str, dict[str, object]]:
         slot = self.machines.get(fingerprint, {})
         return cast("dict[str, dict[str, object]]", slot.get("tests", {}))
+
+
+def _history(data: object, *, where: str) -> History:
+    """A stored ``{"runs": [...]}`` as a History; ValueError names where and what is wrong."""
+    runs = data.get("runs") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or sorted(data) != ["runs"] or not isinstance(runs, list):
+        raise ValueError(f"{where}: must be an object {{'runs': [...]}}, got {data!r}")
+    if not runs:
+        raise ValueError(f"{where}: 'runs' must hold at least one run, got []")
+    return History(
+        tuple(
+            BaselineEntry.from_dict(run, where=f"{where}.runs[{i}]") for i, run in enumerate(runs)
+        )
+    )
+
+
+def _upgraded(slot: dict[str, object]) -> dict[str, object]:
+    """A schema 1 machine slot with each entry wrapped as a one-run history."""
+    tests = cast("dict[str, dict[str, object]]", slot["tests"])
+    return {
+        **slot,
+        "tests": {
+            key: {backend: {"runs": [entry]} for backend, entry in backends.items()}
+            for key, backends in tests.items()
+        },
+    }
 
 
 def _reject_constant(name: str) -> object:
@@ -231,10 +297,13 @@ def load_baselines(path: Path) -> Baselines:
         _keys(slot, ["machine", "tests"], path, f"machines[{fp!r}]")
         _object(slot["machine"], path, f"machines[{fp!r}].machine")
         for key, backends in _object(slot["tests"], path, f"machines[{fp!r}].tests").items():
-            where = f"machines[{fp!r}].tests[{key!r}]"
-            for backend, data in _object(backends, path, where).items():
+            _object(backends, path, f"machines[{fp!r}].tests[{key!r}]")
+        if schema == 1:
+            slot = _upgraded(slot)
+        for key, backends in cast("dict[str, dict[str, object]]", slot["tests"]).items():
+            for backend, data in backends.items():
                 try:
-                    BaselineEntry.from_dict(data, where=f"{where}[{backend!r}]")
+                    _history(data, where=f"machines[{fp!r}].tests[{key!r}][{backend!r}]")
                 except ValueError as exc:
                     raise BaselineError(f"{path}: {exc}; fix the value or {_RESTORE}") from None
         machines[fp] = slot
@@ -300,8 +369,15 @@ def save_baselines(
     fingerprint: str,
     machine_info: Mapping[str, object],
     entries: Mapping[str, Mapping[str, BaselineEntry]],
+    *,
+    history: int = DEFAULT_HISTORY,
 ) -> None:
-    """Merge `entries` (test_key -> backend -> entry) for one machine into the file."""
+    """Append `entries` (test_key -> backend -> run) to their histories for one machine.
+
+    Each history keeps its newest ``history`` runs; everything else in the file stays.
+    """
+    if history < 1:
+        raise ValueError(f"history must keep at least 1 run; got {history!r}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -314,7 +390,8 @@ def save_baselines(
         for test_key, backends in entries.items():
             stored = tests.setdefault(test_key, {})
             for backend, entry in backends.items():
-                stored[backend] = entry.to_dict()
+                runs = cast("dict[str, list[object]]", stored.get(backend, {"runs": []}))["runs"]
+                stored[backend] = {"runs": [*runs, entry.to_dict()][-history:]}
         _write_atomic(path, machines)
 
 

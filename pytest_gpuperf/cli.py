@@ -22,7 +22,7 @@ from pytest_gpuperf.run_report import (
     load_run,
 )
 from pytest_gpuperf.summary import format_seconds
-from pytest_gpuperf.units import parse_fraction
+from pytest_gpuperf.units import parse_false_alarm, parse_fraction, parse_history
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -106,6 +106,68 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+# -- history ------------------------------------------------------------------------------
+
+
+def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
+    """Print each saved run of the matching tests, and the floor the next run must reach."""
+    from pytest_gpuperf.history import band, describe_runs
+    from pytest_gpuperf.stats import RatioEstimate
+
+    try:
+        tolerance = parse_fraction(args.tolerance, "--tolerance", "from command line")
+        false_alarm = parse_false_alarm(args.false_alarm, "--false-alarm", "from command line")
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    path = Path(args.baseline)
+    baselines = _load_baselines(path, must_exist=True)
+    found = [
+        row
+        for row in baselines.iter_histories()
+        if (args.test is None or args.test in row[1]) and (args.machine in (None, row[0]))
+    ]
+    if not found:
+        what = f"matching {args.test!r}" if args.test else "at all"
+        raise CliError(f"{path}: no saved runs {what}; list the tests with: gpuperf show {path}")
+    header = ("#", "saved", "commit", "speedup [95% CI]", "kernel median", "reference median")
+    for number, (fingerprint, test_key, backend, history) in enumerate(found):
+        if number:
+            print(file=out)
+        print(f"{test_key} [{backend}] on machine {fingerprint}", file=out)
+        rows = [
+            (
+                str(index),
+                run.timestamp,
+                (run.commit or "-")[:12],
+                str(Speedup(run.speedup, run.ci_low, run.ci_high)),
+                format_seconds(run.kernel_median_s),
+                format_seconds(run.reference_median_s),
+            )
+            for index, run in enumerate(history.runs, start=1)
+        ]
+        for line in _table(header, rows):
+            print(f"  {line}", file=out)
+        latest = history.latest
+        limits = band(
+            [run.speedup for run in history.runs],
+            RatioEstimate(latest.speedup, latest.ci_low, latest.ci_high),
+            tolerance=tolerance,
+            false_alarm=false_alarm,
+        )
+        spread = (
+            f"between-run spread {limits.spread:.1%}"
+            if limits.spread is not None
+            else "between-run spread unknown (fewer than 3 runs)"
+        )
+        print(
+            f"  baseline {limits.center:.3g}x from {describe_runs(limits.runs)}; {spread}; "
+            f"floor {limits.floor:.3g}x at {tolerance:.0%} tolerance and {false_alarm:.0%} "
+            f"false alarms: detects losses >= {limits.detectable:.0%}",
+            file=out,
+        )
+    return 0
+
+
 # -- compare ------------------------------------------------------------------------------
 
 
@@ -157,11 +219,15 @@ def cmd_accept(args: argparse.Namespace, out: TextIO) -> int:
             f"{run.path}: the report has no machine_info.gpuperf.fingerprint, so its machine is "
             f"unknown; {RUN_FIX}"
         )
+    try:
+        keep = parse_history(args.history, "--history", "from command line")
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     _load_baselines(path, must_exist=False)  # a damaged file stops here, untouched
     entries, accepted, skipped = baseline_entries(run)
     if entries:
         try:
-            store.save_baselines(path, run.fingerprint, run.machine, entries)
+            store.save_baselines(path, run.fingerprint, run.machine, entries, history=keep)
         except store.BaselineError as exc:
             raise CliError(str(exc)) from None
     print(
@@ -248,7 +314,37 @@ def build_parser() -> argparse.ArgumentParser:
     accept.add_argument(
         "--baseline", default=str(DEFAULT_BASELINE), metavar="PATH", help=baseline_help
     )
+    accept.add_argument(
+        "--history",
+        default="10",
+        metavar="N",
+        help="saved runs kept per test and backend, like the gpuperf_history ini key (default 10)",
+    )
     accept.set_defaults(func=cmd_accept)
+
+    history = sub.add_parser(
+        "history", help="print each saved run of a test, and the floor the next run must reach"
+    )
+    history.add_argument(
+        "test", nargs="?", default=None, metavar="TEST", help="part of a test id (default: all)"
+    )
+    history.add_argument(
+        "--baseline", default=str(DEFAULT_BASELINE), metavar="PATH", help=baseline_help
+    )
+    history.add_argument("--machine", default=None, metavar="FINGERPRINT", help="only this machine")
+    history.add_argument(
+        "--tolerance",
+        default="10%",
+        metavar="FRACTION",
+        help="tolerance for the floor shown, as 10%% or 0.1 (default 10%%)",
+    )
+    history.add_argument(
+        "--false-alarm",
+        default="1%",
+        metavar="FRACTION",
+        help="false-alarm rate for the floor shown, as 1%% or 0.01 (default 1%%)",
+    )
+    history.set_defaults(func=cmd_history)
 
     plot = sub.add_parser("plot", help="draw a run's speedups, sweeps and compile times as PNG")
     plot.add_argument("run", metavar="RUN.json")

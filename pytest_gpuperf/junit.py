@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pytest_gpuperf.baseline import BaselineEntry
     from pytest_gpuperf.gate import GateResult
+    from pytest_gpuperf.history import History
     from pytest_gpuperf.measurement import Measurement
 
 
@@ -18,12 +18,14 @@ def junit_properties(
     backend: str,
     measurement: Measurement,
     gate: GateResult | None,
-    baseline: BaselineEntry | None,
+    history: History | None,
 ) -> list[tuple[str, object]]:
-    """Backend, median, speedup with its interval, baseline, change and verdict.
+    """Backend, median, speedup with its interval, baseline, change, verdict, detectable loss.
 
     Absent values (no reference, no baseline) are left out rather than written empty.
     """
+    from pytest_gpuperf.gate import baseline_speedup
+
     props: list[tuple[str, object]] = [("gpuperf_backend", backend)]
     if measurement.median is not None:
         props.append(("gpuperf_median_s", measurement.median))
@@ -34,9 +36,12 @@ def junit_properties(
             ("gpuperf_speedup_low", speed.low),
             ("gpuperf_speedup_high", speed.high),
         ]
-    if baseline is not None:
-        props.append(("gpuperf_baseline", baseline.speedup))
+    base = baseline_speedup(gate, history)
+    if base is not None:
+        props.append(("gpuperf_baseline", base))
         if speed is not None:
-            props.append(("gpuperf_change", speed.value / baseline.speedup - 1))
+            props.append(("gpuperf_change", speed.value / base - 1))
     props.append(("gpuperf_verdict", gate.verdict.value if gate is not None else "timed"))
+    if gate is not None and gate.detectable is not None:
+        props.append(("gpuperf_detectable", gate.detectable))
     return props

@@ -50,9 +50,9 @@ def render_markdown(source: MarkdownSource) -> str:
         lines += [f"Machine: `{' '.join(source.fingerprint.split())}`", ""]
     rows = summary_rows(source)
     if rows:
-        header = ("test", "backend", "median", "speedup [95% CI]", "baseline", "change")
+        header = ("test", "backend", "median", "speedup [95% CI]", "baseline", "runs")
         lines += table(
-            (*header, "verdict", "why"),
+            (*header, "change", "detects", "verdict", "why"),
             (
                 (
                     f"`{r.test}`",
@@ -60,7 +60,9 @@ def render_markdown(source: MarkdownSource) -> str:
                     r.median,
                     r.speedup,
                     r.baseline,
+                    r.runs,
                     r.change,
+                    r.detects,
                     f"**{r.verdict}**" if r.verdict in _FAILING else r.verdict,
                     r.why,
                 )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
 
 from pytest_gpuperf.options import parse_duration, parse_fraction
+from pytest_gpuperf.units import GATE_MODES
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -16,8 +17,9 @@ if TYPE_CHECKING:
 MARKER_HELP = (
     "gpuperf(reference=None, output=None, rtol=None, atol=None, check_dtype=True, "
     "compare=None, min_speedup=None, tolerance=None, max_time=None, flush_l2=None, "
-    "bytes=None, flops=None, sweep=None): check the kernel timed by cuda_sync_timer "
-    "against reference(*host_inputs) and, under --gpuperf, gate its speedup over it"
+    "bytes=None, flops=None, sweep=None, gate=None): check the kernel timed by "
+    "cuda_sync_timer against reference(*host_inputs) and, under --gpuperf, gate its speedup "
+    "over it (gate='time' gates the kernel's own median, gate='both' both)"
 )
 
 
@@ -43,6 +45,7 @@ class MarkerSpec:
     bytes: float | Callable[..., float] | None = None
     flops: float | Callable[..., float] | None = None
     sweep: str | None = None
+    gate: str | None = None
 
 
 _KEYWORDS = tuple(MarkerSpec.__dataclass_fields__)
@@ -114,6 +117,16 @@ def _name(key: str, value: object) -> object:
     return value
 
 
+def _gate(key: str, value: object) -> object:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in GATE_MODES:
+        raise MarkerError(
+            f"gpuperf({key}=...) must be one of {', '.join(map(repr, GATE_MODES))}; got {value!r}"
+        )
+    return value
+
+
 _VALIDATORS: dict[str, Callable[[str, object], object]] = {
     "reference": _callable_or_none,
     "output": _output,
@@ -128,6 +141,7 @@ _VALIDATORS: dict[str, Callable[[str, object], object]] = {
     "bytes": _amount,
     "flops": _amount,
     "sweep": _name,
+    "gate": _gate,
 }
 
 

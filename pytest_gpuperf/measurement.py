@@ -79,6 +79,21 @@ class Measurement:
         return self.stats.iqr if self.stats else None
 
     @property
+    def kernel_clock(self) -> str:
+        """``events`` when the kernel's device times come from CUDA events, else ``wall``."""
+        return "events" if self.kernel is not None and self.kernel.device_ns else "wall"
+
+    @functools.cached_property
+    def kernel_time(self) -> RatioEstimate | None:
+        """The kernel's median per-call time on ``kernel_clock``, with a ~95% interval."""
+        from pytest_gpuperf.stats import median_interval
+
+        if self.kernel is None:
+            return None
+        ns = self.kernel.device_ns or self.kernel.wall_ns
+        return median_interval([t * 1e-9 for t in ns])
+
+    @property
     def reference_median(self) -> float | None:
         """Median per-call time of the reference, measured interleaved."""
         return self.reference.summary().median if self.reference else None

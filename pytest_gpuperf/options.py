@@ -42,7 +42,18 @@ DASK_ADDRESS_HELP = (
     "run the dask backend on the distributed scheduler at this address, as tcp://host:port "
     "or tls://host:port (default: dask's threaded scheduler in this process)"
 )
-FAIL_INCONCLUSIVE_HELP = "fail tests whose measurement stayed contended (default: warn)"
+FAIL_INCONCLUSIVE_HELP = (
+    "fail tests whose verdict is inconclusive: contended, or the reference moved (default: warn)"
+)
+GATE_HELP = (
+    "what the gate judges: speedup (over the reference, with attribution), time (the "
+    "kernel's own median against its history) or both (default speedup)"
+)
+HISTORY_HELP = "accepted runs kept per test and backend in the baseline file (default 10)"
+FALSE_ALARM_HELP = (
+    "share of runs of unchanged code the gate may flag, once 3+ runs are saved, "
+    "as 1% or 0.01 (default 1%)"
+)
 
 _SCHEDULER_ADDRESS = re.compile(
     r"^(?:tcp|tls)://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-_]*):(?P<port>\d{1,5})$"
@@ -57,6 +68,18 @@ def parse_fraction(value: str | float, name: str, source: str, *, upper: float =
         return units.parse_fraction(value, name, source, upper=upper)
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def _usage(parse: Callable[[str, str, str], object]) -> Callable[[str, str, str], object]:
+    """A pure parser from units.py whose ValueError becomes a pytest.UsageError."""
+
+    def parse_or_usage_error(value: str, name: str, source: str) -> object:
+        try:
+            return parse(value, name, source)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+    return parse_or_usage_error
 
 
 def parse_duration(value: str | float, name: str, source: str) -> float:
@@ -126,7 +149,17 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--gpuperf-dask-address", metavar="ADDRESS", default=None, help=DASK_ADDRESS_HELP
     )
+    group.addoption("--gpuperf-gate", metavar="MODE", default=None, help=GATE_HELP)
+    group.addoption(
+        "--gpuperf-false-alarm",
+        metavar="FRACTION",
+        default=None,
+        help=_argparse(FALSE_ALARM_HELP),
+    )
     parser.addini("gpuperf_backends", BACKENDS_HELP, default=None)
+    parser.addini("gpuperf_gate", GATE_HELP, default=None)
+    parser.addini("gpuperf_history", HISTORY_HELP, default=None)
+    parser.addini("gpuperf_false_alarm", FALSE_ALARM_HELP, default=None)
     parser.addini("gpuperf_dask_address", DASK_ADDRESS_HELP, default=None)
     parser.addini("gpuperf_tolerance", TOLERANCE_HELP, default=None)
     parser.addini("gpuperf_max_time", MAX_TIME_HELP, default=None)
@@ -158,6 +191,9 @@ class Settings:
     contention: float = 0.15
     fail_inconclusive: bool = False
     dask_address: str | None = None
+    gate: str = "speedup"
+    history: int = 10
+    false_alarm: float = 0.01
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -193,6 +229,15 @@ class Settings:
                 "gpuperf_dask_address", "gpuperf_dask_address", parse_scheduler_address
             ),
         }
+        parsed["gate"] = pick("gpuperf_gate", "gpuperf_gate", _usage(units.parse_gate_mode))
+        parsed["false_alarm"] = pick(
+            "gpuperf_false_alarm", "gpuperf_false_alarm", _usage(units.parse_false_alarm)
+        )
+        history = config.getini("gpuperf_history")
+        if history:
+            parsed["history"] = _usage(units.parse_history)(
+                str(history), "gpuperf_history", "from config file"
+            )
         values.update({key: value for key, value in parsed.items() if value is not None})
         baseline = config.getoption("gpuperf_baseline") or config.getini("gpuperf_baseline")
         values["baseline_path"] = rootdir / (baseline or ".gpuperf/baselines.json")

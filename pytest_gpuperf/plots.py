@@ -51,6 +51,11 @@ def _positive(value: object) -> float | None:
     return float(value) if math.isfinite(value) and value > 0 else None
 
 
+def _or_nan(values: Sequence[object]) -> list[float]:
+    """Plottable values: anything that is not a positive finite number becomes NaN (a gap)."""
+    return [v if (v := _positive(value)) is not None else math.nan for value in values]
+
+
 def _backends(names: Sequence[str]) -> list[str]:
     """The distinct backends, built-ins in their usual order first."""
     unique = set(names)
@@ -223,15 +228,56 @@ def compile_figure(report: Mapping[str, Any]) -> Figure | None:
     return fig
 
 
-def _file_names(groups: Sequence[str]) -> dict[str, str]:
-    """``sweep-<test>.png`` per group; the module joins the name when two tests share one."""
+def history_figures(report: Mapping[str, Any]) -> dict[str, Figure]:
+    """Per test: speedup and kernel median over the saved runs and this run, with the floor."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for item in report.get("benchmarks") or []:
+        info = _gpuperf(item)
+        if isinstance(info.get("history"), list) and info["history"]:
+            groups.setdefault(str(info.get("test_key")), []).append(item)
+    figures: dict[str, Figure] = {}
+    for group, items in groups.items():
+        fig, speed_ax = _figure(bottom=0.12)
+        speed_ax.set_position((0.11, 0.56, 0.56, 0.34))
+        time_ax = fig.add_axes((0.11, 0.12, 0.56, 0.34), sharex=speed_ax)
+        order = _backends([str(_gpuperf(i).get("backend")) for i in items])
+        for item in sorted(items, key=lambda i: order.index(str(_gpuperf(i).get("backend")))):
+            info = _gpuperf(item)
+            runs = [r for r in info["history"] if isinstance(r, dict)]
+            now = info.get("speedup")
+            stats = item.get("stats")
+            speeds = [r.get("speedup") for r in runs]
+            speeds.append(now.get("value") if isinstance(now, dict) else None)
+            times = [r.get("kernel_median_s") for r in runs]
+            times.append(stats.get("median") if isinstance(stats, dict) else None)
+            xs = list(range(1, len(runs) + 2))
+            label = str(info.get("backend"))
+            line = speed_ax.plot(xs, _or_nan(speeds), "o-", label=label)[0]
+            time_ax.plot(xs, _or_nan(times), "o-", color=line.get_color())
+            band = (info.get("bands") or {}).get("speedup")
+            floor = _positive(band.get("floor")) if isinstance(band, dict) else None
+            if floor is not None:
+                speed_ax.axhline(floor, color=line.get_color(), linestyle=":", linewidth=1)
+        speed_ax.set_yscale("log")
+        time_ax.set_yscale("log")
+        speed_ax.set_ylabel("speedup (x)")
+        time_ax.set_ylabel("kernel median (s)")
+        time_ax.set_xlabel("saved runs, oldest first; the last point is this run (dotted: floor)")
+        speed_ax.set_title(f"history: {_short(group)}")
+        _legend(speed_ax)
+        figures[group] = fig
+    return figures
+
+
+def _file_names(groups: Sequence[str], prefix: str = "sweep") -> dict[str, str]:
+    """``<prefix>-<test>.png`` per group; the module joins the name when two tests share one."""
 
     def slug(text: str) -> str:
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "sweep"
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or prefix
 
     short = {group: slug(group.rpartition("::")[2]) for group in groups}
     clashes = {name for name in short.values() if list(short.values()).count(name) > 1}
-    return {g: f"sweep-{slug(g) if short[g] in clashes else short[g]}.png" for g in groups}
+    return {g: f"{prefix}-{slug(g) if short[g] in clashes else short[g]}.png" for g in groups}
 
 
 def write_plots(
@@ -240,12 +286,18 @@ def write_plots(
     *,
     baselines: Mapping[tuple[str, str], float] | None = None,
 ) -> list[Path]:
-    """Write ``speedup.png``, ``sweep-<test>.png`` and ``compile.png``; return the paths."""
+    """Write ``speedup.png``, ``sweep-<test>.png``, ``history-<test>.png`` and ``compile.png``.
+
+    Returns the paths written.
+    """
     _figure()  # fail early, with the fix, when matplotlib is missing
     figures: list[tuple[str, Figure | None]] = [("speedup.png", speedup_figure(report, baselines))]
     sweeps = sweep_figures(report)
     names = _file_names(list(sweeps))
     figures += [(names[group], fig) for group, fig in sweeps.items()]
+    histories = history_figures(report)
+    names = _file_names(list(histories), "history")
+    figures += [(names[group], fig) for group, fig in histories.items()]
     figures.append(("compile.png", compile_figure(report)))
     written: list[Path] = []
     try:

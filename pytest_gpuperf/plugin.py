@@ -224,7 +224,7 @@ def cuda_sync_timer(
         test_key=test_key(item.nodeid, backend.name),
         settings=settings,
         params=params,
-        baseline=session.baseline if session else lambda key, name: None,
+        history=session.history if session else lambda key, name: None,
         versions=session.versions if session else {},
         record=session.record if session else lambda record: None,
         user_properties=item.user_properties,

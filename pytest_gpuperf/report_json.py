@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -10,6 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from pytest_gpuperf.gate import baseline_speedup
 
 if TYPE_CHECKING:
     from pytest_gpuperf.backends.registry import BackendRegistry
@@ -63,6 +66,28 @@ def benchmark_entry(record: TestRecord) -> dict[str, Any] | None:
         "sweep": record.sweep,
         "throughput": record.throughput.as_dict() if record.throughput else None,
         "device_times_s": [ns * 1e-9 for ns in m.kernel.device_ns] if m.kernel.device_ns else None,
+        "contended": gate.contended if gate else False,
+        "attribution": gate.attribution if gate else "",
+        "detectable": gate.detectable if gate else None,
+        "history_runs": len(record.history.runs) if record.history else 0,
+        "bands": {name: dataclasses.asdict(b) for name, b in gate.bands.items()} if gate else {},
+        "baseline": baseline_speedup(gate, record.history),
+        "first_attempt": _first_attempt(record),
+        "history": [
+            {
+                key: getattr(run, key)
+                for key in (
+                    "speedup",
+                    "ci_low",
+                    "ci_high",
+                    "kernel_median_s",
+                    "reference_median_s",
+                    "timestamp",
+                    "commit",
+                )
+            }
+            for run in (record.history.runs if record.history else ())
+        ],
     }
     if m.speedup is not None:
         gpuperf["speedup"] = {
@@ -88,6 +113,23 @@ def benchmark_entry(record: TestRecord) -> dict[str, Any] | None:
     }
 
 
+def _first_attempt(record: TestRecord) -> dict[str, Any] | None:
+    """The superseded first measurement of a suspected regression, in brief."""
+    first = record.first_attempt
+    if first is None:
+        return None
+    speed = first.measurement.speedup
+    return {
+        "verdict": first.gate.verdict.value,
+        "verdict_detail": first.gate.why,
+        "speedup": None
+        if speed is None
+        else {"value": speed.value, "low": speed.low, "high": speed.high},
+        "median_s": first.measurement.median,
+        "reference_median_s": first.measurement.reference_median,
+    }
+
+
 def build_report(session: GpuperfSession) -> dict[str, Any]:
     """The whole report as a JSON-ready dict."""
     import pytest_benchmark
@@ -106,10 +148,6 @@ def build_report(session: GpuperfSession) -> dict[str, Any]:
         "gpuperf": gpuperf_machine_info(session, None, None),
     }
     benchmarks = [e for e in map(benchmark_entry, session.records) if e is not None]
-    for entry in benchmarks:  # the stored speedup each result was judged against
-        info = entry["extra_info"]["gpuperf"]
-        stored = session.baseline(info["test_key"], info["backend"])
-        info["baseline"] = stored.speedup if stored is not None else None
     return {
         "machine_info": machine_info,
         "commit_info": get_commit_info(),

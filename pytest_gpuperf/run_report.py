@@ -11,16 +11,17 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeGuard, final
 
+from pytest_gpuperf.admission import refusal
 from pytest_gpuperf.baseline import BaselineEntry
+from pytest_gpuperf.gate import GateInput, judge
+from pytest_gpuperf.history import History
+from pytest_gpuperf.stats import RatioEstimate
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from pathlib import Path
 
 RUN_FIX = "pass a file written by: pytest --gpuperf --gpuperf-json=PATH"
-#: Verdicts of the run that make a speedup untrustworthy for baselines and comparisons.
-_CONTENDED = "inconclusive"
-_SIMULATED = "simulated"
 
 
 class RunReportError(Exception):
@@ -57,6 +58,11 @@ class RunEntry:
     dtypes: tuple[str, ...]
     shapes: tuple[tuple[int, ...], ...]
     foreign_cpu: float | None
+    #: Other processes used too much of the CPUs (reports before 0.2 say so as "inconclusive").
+    contended: bool = False
+    kernel_iqr_s: float | None = None
+    reference_iqr_s: float | None = None
+    kernel_device_median_s: float | None = None
 
 
 @final
@@ -71,6 +77,15 @@ class Run:
     timestamp: str | None
     entries: tuple[RunEntry, ...]
     raw: dict[str, Any]
+
+    @property
+    def commit(self) -> str | None:
+        """The git commit the run measured, when the report knows it."""
+        info = _object(self.raw.get("commit_info"))
+        commit = info.get("id")
+        if not isinstance(commit, str) or commit in ("", "unversioned"):
+            return None
+        return f"{commit}+dirty" if info.get("dirty") is True else commit
 
 
 def _object(value: object) -> dict[str, Any]:
@@ -107,6 +122,20 @@ def _median(stats: object) -> float | None:
     return float(median) if _number(median) else None
 
 
+def _iqr(stats: object) -> float | None:
+    iqr = _object(stats).get("iqr")
+    return float(iqr) if _number(iqr) and iqr >= 0 else None
+
+
+def _device_median(info: Mapping[str, Any]) -> float | None:
+    times = info.get("device_times_s")
+    if not isinstance(times, list) or not times or not all(_number(t) for t in times):
+        return None
+    import statistics
+
+    return float(statistics.median(times))
+
+
 def _entry(item: object) -> RunEntry:
     """Validate one ``benchmarks[]`` item; ValueError says which field is wrong."""
     if not isinstance(item, dict):
@@ -121,11 +150,15 @@ def _entry(item: object) -> RunEntry:
     shapes = _field(info, "shapes", lambda v: v is None or isinstance(v, list), "a list") or []
     ratios = _field(info, "ratios", lambda v: v is None or isinstance(v, list), "a list") or []
     foreign = _field(info, "foreign_cpu", lambda v: v is None or _number(v), "null or a number")
+    verdict = str(info.get("verdict") or "")
+    contended = info.get("contended")
+    if not isinstance(contended, bool):  # reports before "contended" and "attribution"
+        contended = verdict == "inconclusive" and not info.get("attribution")
     return RunEntry(
         test_key=_field(info, "test_key", *text),
         backend=_field(info, "backend", *text),
         speedup=_speedup(info.get("speedup")),
-        verdict=str(info.get("verdict") or ""),
+        verdict=verdict,
         passed=info.get("passed") is True,
         simulated=info.get("simulated") is True,
         kernel_median_s=_median(item.get("stats")),
@@ -134,6 +167,10 @@ def _entry(item: object) -> RunEntry:
         dtypes=tuple(str(d) for d in dtypes),
         shapes=tuple(tuple(int(d) for d in s) for s in shapes if isinstance(s, list)),
         foreign_cpu=None if foreign is None else float(foreign),
+        contended=contended,
+        kernel_iqr_s=_iqr(item.get("stats")),
+        reference_iqr_s=_iqr(info.get("reference_stats")),
+        kernel_device_median_s=_device_median(info),
     )
 
 
@@ -238,6 +275,7 @@ def compare_runs(old: Run, new: Run, tolerance: float) -> list[Change]:
 
 
 def _judge_change(before: RunEntry | None, after: RunEntry | None, tolerance: float) -> str:
+    """The verdict on ``after`` with ``before`` as a one-run baseline, by the gate's own rule."""
     if before is None:
         return "added"
     if after is None:
@@ -246,30 +284,64 @@ def _judge_change(before: RunEntry | None, after: RunEntry | None, tolerance: fl
         return "not compared (simulated)"
     if before.speedup is None or after.speedup is None:
         return "not compared (no speedup)"
-    if _CONTENDED in (before.verdict, after.verdict):
+    if before.contended or after.contended:
         return "inconclusive"
-    base = before.speedup.value
-    if after.speedup.high < base * (1 - tolerance):
-        return "REGRESSED"
-    if after.speedup.low > base * (1 + tolerance):
-        return "improved"
-    return "ok"
+    try:
+        then = _entry_as_baseline(before, "1970-01-01T00:00:00+00:00", {}, None)
+    except ValueError:
+        return "not compared (no medians)"
+    now = after.speedup
+    result = judge(
+        GateInput(
+            test=after.test_key,
+            backend=after.backend,
+            reference_name="the reference",
+            speedup=RatioEstimate(now.value, now.low, now.high),
+            history=History((then,)),
+            tolerance=tolerance,
+            reference_median_s=after.reference_median_s,
+            kernel_median_s=after.kernel_median_s,
+        )
+    )
+    return result.verdict.value
 
 
 def skip_reason(entry: RunEntry) -> str | None:
     """Why a run entry must not become a baseline, or None when it may."""
-    if entry.simulated or entry.verdict == _SIMULATED:
-        return "simulated device"
-    if not entry.passed:
-        return f"the test did not pass (verdict {entry.verdict or 'none'})"
-    if entry.verdict == _CONTENDED:
-        share = f"{entry.foreign_cpu:.0%}" if entry.foreign_cpu is not None else "too much"
-        return f"contended (other processes used {share} of the CPUs)"
-    if entry.speedup is None:
-        return "no speedup (no reference to compare with)"
-    if entry.kernel_median_s is None or entry.reference_median_s is None:
-        return "no kernel or reference median in the report"
-    return None
+    return refusal(
+        simulated=entry.simulated,
+        passed=entry.passed,
+        verdict=entry.verdict,
+        contended=entry.contended,
+        foreign_cpu=entry.foreign_cpu,
+        has_speedup=entry.speedup is not None,
+        has_medians=entry.kernel_median_s is not None and entry.reference_median_s is not None,
+    )
+
+
+def _entry_as_baseline(
+    e: RunEntry, stamp: str, versions: dict[str, str], commit: str | None
+) -> BaselineEntry:
+    """A run entry as a saved run; ValueError when it lacks what a baseline needs."""
+    if e.speedup is None:
+        raise ValueError("no speedup")
+    return BaselineEntry(
+        speedup=e.speedup.value,
+        ci_low=e.speedup.low,
+        ci_high=e.speedup.high,
+        kernel_median_s=e.kernel_median_s or 0.0,
+        reference_median_s=e.reference_median_s or 0.0,
+        samples=e.samples,
+        dtypes=e.dtypes,
+        shapes=e.shapes,
+        versions=versions,
+        timestamp=stamp,
+        foreign_cpu=e.foreign_cpu or 0.0,
+        kernel_iqr_s=e.kernel_iqr_s,
+        reference_iqr_s=e.reference_iqr_s,
+        kernel_device_median_s=e.kernel_device_median_s,
+        commit=commit,
+    )
 
 
 def _timestamp(run: Run) -> str:
@@ -295,21 +367,8 @@ def baseline_entries(
     for e in run.entries:
         reason = skip_reason(e)
         if reason is None:
-            assert e.speedup is not None
             try:
-                entry = BaselineEntry(
-                    speedup=e.speedup.value,
-                    ci_low=e.speedup.low,
-                    ci_high=e.speedup.high,
-                    kernel_median_s=e.kernel_median_s or 0.0,
-                    reference_median_s=e.reference_median_s or 0.0,
-                    samples=e.samples,
-                    dtypes=e.dtypes,
-                    shapes=e.shapes,
-                    versions=run.versions,
-                    timestamp=stamp,
-                    foreign_cpu=e.foreign_cpu or 0.0,
-                )
+                entry = _entry_as_baseline(e, stamp, run.versions, run.commit)
             except ValueError as exc:
                 reason = str(exc)
             else:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
@@ -11,7 +13,7 @@ import pytest
 from pytest_gpuperf import contention, timing
 from pytest_gpuperf.backends.base import LazyResultError
 from pytest_gpuperf.compare import MismatchError, assert_matches
-from pytest_gpuperf.gate import GateInput, GateResult, judge
+from pytest_gpuperf.gate import GateInput, GateResult, Verdict, judge
 from pytest_gpuperf.junit import junit_properties
 from pytest_gpuperf.measurement import Measurement
 
@@ -19,8 +21,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from pytest_gpuperf.arrays import GpuArrayFactory
-    from pytest_gpuperf.baseline import BaselineEntry
     from pytest_gpuperf.handle import BackendHandle
+    from pytest_gpuperf.history import History
     from pytest_gpuperf.marker import MarkerSpec
     from pytest_gpuperf.options import Settings
     from pytest_gpuperf.throughput import Throughput
@@ -28,6 +30,15 @@ if TYPE_CHECKING:
 
 class KernelError(Exception):
     """A kernel or reference raised; the message names which, on which backend."""
+
+
+@final
+@dataclass(frozen=True)
+class Attempt:
+    """A measurement that a re-measurement superseded, with the verdict it got."""
+
+    measurement: Measurement
+    gate: GateResult
 
 
 @final
@@ -52,6 +63,10 @@ class TestRecord:
     throughput: Throughput | None = None
     #: The backend's ``device`` text (the GPU, or the dask scheduler), for the machine info.
     device: str = ""
+    #: The saved runs the verdict was judged against (None: no baseline on this machine).
+    history: History | None = None
+    #: The first measurement, when a suspected regression was measured again.
+    first_attempt: Attempt | None = None
 
 
 @final
@@ -63,7 +78,7 @@ class RunContext:
     test_key: str
     settings: Settings
     params: Mapping[str, Any]
-    baseline: Callable[[str, str], BaselineEntry | None]
+    history: Callable[[str, str], History | None]
     versions: Mapping[str, str]
     record: Callable[[TestRecord], None]
     user_properties: list[tuple[str, object]] = field(default_factory=list)
@@ -125,7 +140,23 @@ class SyncTimer:
             return Measurement(result=result, timed=False, simulated=backend.simulated)
         reference_args = self._arrays.host_args(args)
         measurement = self._measure(call, result, first_call_s, reference_args, reference_s)
-        self._report(name, reference_args, measurement)
+        gate = self._judge(measurement)
+        first = None
+        if gate is not None and gate.verdict is Verdict.REGRESSED:
+            # A suspected regression is measured once more, on freshly allocated inputs,
+            # before the verdict is final; both attempts are reported.
+            first = Attempt(measurement, gate)
+            fresh = self._arrays.fresh_args(args)
+
+            def call_fresh() -> object:
+                return backend.make_concrete(kernel(*fresh))
+
+            reference_args = self._arrays.host_args(fresh)
+            measurement = self._measure(
+                call_fresh, result, first_call_s, reference_args, reference_s
+            )
+            gate = _with_first_attempt(self._judge(measurement), first)
+        self._report(name, reference_args, measurement, gate, first)
         return measurement
 
     def _refuse_lazy(self, result: Any, args: tuple[Any, ...], name: str) -> None:
@@ -254,34 +285,54 @@ class SyncTimer:
             attempts=attempts,
         )
 
-    def _report(self, name: str, host_args: tuple[Any, ...], measurement: Measurement) -> None:
-        """Judge the measurement, hand it to the session, and fail the test on a regression."""
+    def _judge(self, measurement: Measurement) -> GateResult | None:
+        """The verdict on one measurement, against this test's saved runs."""
+        context, spec, backend = self._context, self._spec, self._handle.name
+        settings = context.settings
+        reference = spec.reference if spec is not None else None
+        mode = spec.gate if spec is not None and spec.gate else settings.gate
+        if reference is None and not measurement.simulated and mode == "speedup":
+            return None
+        return judge(
+            GateInput(
+                test=context.nodeid,
+                backend=backend,
+                reference_name=timing.describe_callable(reference) if reference else "-",
+                speedup=measurement.speedup,
+                history=context.history(context.test_key, backend),
+                tolerance=(
+                    spec.tolerance
+                    if spec is not None and spec.tolerance is not None
+                    else settings.tolerance
+                ),
+                min_speedup=spec.min_speedup if spec is not None else None,
+                simulated=measurement.simulated,
+                foreign_cpu=measurement.foreign_cpu,
+                contention_limit=settings.contention,
+                fail_inconclusive=settings.fail_inconclusive,
+                reference_median_s=measurement.reference_median,
+                kernel_median_s=measurement.median,
+                kernel_time=measurement.kernel_time,
+                kernel_clock=measurement.kernel_clock,
+                mode=mode,
+                false_alarm=settings.false_alarm,
+                versions=context.versions,
+                accept_command=f"pytest --gpuperf --gpuperf-save {shlex.quote(context.nodeid)}",
+            )
+        )
+
+    def _report(
+        self,
+        name: str,
+        host_args: tuple[Any, ...],
+        measurement: Measurement,
+        gate: GateResult | None,
+        first: Attempt | None,
+    ) -> None:
+        """Hand the measurement and its verdict to the session; fail the test on a regression."""
         context, spec, backend = self._context, self._spec, self._handle.name
         reference = spec.reference if spec is not None else None
-        gate = None
-        if reference is not None or measurement.simulated:
-            gate = judge(
-                GateInput(
-                    test=context.nodeid,
-                    backend=backend,
-                    reference_name=timing.describe_callable(reference),
-                    speedup=measurement.speedup,
-                    baseline=context.baseline(context.test_key, backend),
-                    tolerance=(
-                        spec.tolerance
-                        if spec is not None and spec.tolerance is not None
-                        else context.settings.tolerance
-                    ),
-                    min_speedup=spec.min_speedup if spec is not None else None,
-                    simulated=measurement.simulated,
-                    foreign_cpu=measurement.foreign_cpu,
-                    contention_limit=context.settings.contention,
-                    fail_inconclusive=context.settings.fail_inconclusive,
-                    reference_median_s=measurement.reference_median,
-                    versions=context.versions,
-                    accept_command=f"pytest --gpuperf --gpuperf-save '{context.nodeid}'",
-                )
-            )
+        history = context.history(context.test_key, backend)
         arrays = [a for a in host_args if hasattr(a, "dtype") and hasattr(a, "shape")]
         context.record(
             TestRecord(
@@ -299,12 +350,29 @@ class SyncTimer:
                 flops_per_call=_amount(spec.flops if spec else None, host_args),
                 sweep=spec.sweep if spec else None,
                 device=self._handle.device,
+                history=history,
+                first_attempt=first,
             )
         )
-        entry = context.baseline(context.test_key, backend)
-        context.user_properties.extend(junit_properties(backend, measurement, gate, entry))
+        context.user_properties.extend(junit_properties(backend, measurement, gate, history))
         if gate is not None and gate.failed:
             pytest.fail(gate.message, pytrace=False)
+
+
+def _with_first_attempt(gate: GateResult | None, first: Attempt) -> GateResult | None:
+    """The second attempt's verdict, saying what the first one measured."""
+    if gate is None:
+        return None
+    speed = first.measurement.speedup
+    measured = f" at {speed.value:.3g}x" if speed is not None else ""
+    note = (
+        f"re-measured on fresh inputs after attempt 1 was {first.gate.verdict.value}{measured}; "
+        "attempt 2 decides"
+    )
+    message = gate.message
+    if gate.failed:
+        message = f"{message}\nattempt 1 (first inputs): {first.gate.reason}"
+    return dataclasses.replace(gate, notes=(*gate.notes, note), message=message)
 
 
 def _amount(value: float | Callable[..., float] | None, host_args: tuple[Any, ...]) -> float | None:

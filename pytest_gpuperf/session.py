@@ -9,6 +9,7 @@ import pytest
 
 from pytest_gpuperf import baseline as store
 from pytest_gpuperf import machine
+from pytest_gpuperf.admission import refusal
 from pytest_gpuperf.gate import Verdict
 from pytest_gpuperf.summary import summary_lines
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pytest_gpuperf.backends.registry import BackendRegistry
+    from pytest_gpuperf.history import History
     from pytest_gpuperf.options import Settings
     from pytest_gpuperf.runner import TestRecord
 
@@ -70,9 +72,9 @@ class GpuperfSession:
             else frozenset()
         )
 
-    def baseline(self, test_key: str, backend: str) -> store.BaselineEntry | None:
-        """The stored entry for this machine, test and backend."""
-        return self.baselines.lookup(self.fingerprint, test_key, backend)
+    def history(self, test_key: str, backend: str) -> History | None:
+        """The saved runs for this machine, test and backend."""
+        return self.baselines.history(self.fingerprint, test_key, backend)
 
     def record(self, record: TestRecord) -> None:
         """Keep a measured test for the summary, the JSON report and saving."""
@@ -122,7 +124,8 @@ class GpuperfSession:
             for line in self.notes:
                 terminalreporter.write_line(line)
             return
-        for line in summary_lines(self, self._sections()):
+        verbose = self.config.get_verbosity() > 0
+        for line in summary_lines(self, self._sections(), verbose=verbose):
             terminalreporter.write_line(line)
 
     def _sections(self) -> list[str]:
@@ -147,43 +150,64 @@ class GpuperfSession:
         self.notes.append(f"wrote {len(written)} plot(s) to {folder}")
 
     def savable(self) -> list[TestRecord]:
-        """Records fit to become baselines: passed, compared, real device, not contended."""
-        return [
-            record
-            for record in self.records
-            if record.passed
-            and record.gate is not None
-            and record.gate.verdict not in (Verdict.SIMULATED, Verdict.INCONCLUSIVE)
-            and record.measurement.speedup is not None
-        ]
+        """Records fit to become baselines (see :func:`pytest_gpuperf.admission.refusal`)."""
+        return [record for record in self.records if self._refusal(record) is None]
+
+    @staticmethod
+    def _refusal(record: TestRecord) -> str | None:
+        m, gate = record.measurement, record.gate
+        return refusal(
+            simulated=m.simulated,
+            passed=record.passed,
+            verdict=gate.verdict.value if gate else Verdict.TIMED.value,
+            contended=gate.contended if gate else False,
+            foreign_cpu=m.foreign_cpu,
+            has_speedup=m.speedup is not None,
+            has_medians=m.kernel is not None and m.reference is not None,
+        )
 
     def _save(self) -> None:
+        from pytest_benchmark.utils import get_commit_info
+
         entries: dict[str, dict[str, store.BaselineEntry]] = {}
         now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        info = get_commit_info()  # type: ignore[no-untyped-call]
+        commit = info.get("id") if info.get("id") not in (None, "unversioned") else None
+        if commit and info.get("dirty"):
+            commit = f"{commit}+dirty"
         savable = self.savable()
         for record in savable:
             m = record.measurement
             assert m.speedup is not None
             assert m.kernel is not None
             assert m.reference is not None
+            kernel, reference, device = m.kernel.summary(), m.reference.summary(), m.device_stats
             entries.setdefault(record.test_key, {})[record.backend] = store.BaselineEntry(
                 speedup=m.speedup.value,
                 ci_low=m.speedup.low,
                 ci_high=m.speedup.high,
-                kernel_median_s=m.kernel.summary().median,
-                reference_median_s=m.reference.summary().median,
+                kernel_median_s=kernel.median,
+                reference_median_s=reference.median,
                 samples=len(m.ratios),
                 dtypes=record.dtypes,
                 shapes=record.shapes,
                 versions=dict(self.versions),
                 timestamp=now,
                 foreign_cpu=m.foreign_cpu or 0.0,
+                kernel_iqr_s=kernel.iqr,
+                reference_iqr_s=reference.iqr,
+                kernel_device_median_s=device.median if device is not None else None,
+                commit=str(commit) if commit else None,
             )
         skipped = len(self.records) - len(savable)
         if entries:
             try:
                 store.save_baselines(
-                    self.settings.baseline_path, self.fingerprint, self.machine_info, entries
+                    self.settings.baseline_path,
+                    self.fingerprint,
+                    self.machine_info,
+                    entries,
+                    history=self.settings.history,
                 )
             except store.BaselineError as exc:
                 self.notes.append(f"baselines NOT saved: {exc}")

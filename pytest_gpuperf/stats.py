@@ -137,3 +137,62 @@ def _trimmed_mean(sorted_rows: object, trim: float) -> list[float]:
     cut = int(rows.shape[1] * trim)
     kept = rows[:, cut : rows.shape[1] - cut] if rows.shape[1] - 2 * cut > 0 else rows
     return [float(v) for v in kept.mean(axis=1)]
+
+
+def t_upper_tail(t: float, df: int) -> float:
+    """P(T > t) for Student's t with an integer ``df`` >= 1 (the closed form, A&S 26.7.3-4)."""
+    if df < 1:
+        raise ValueError(f"df must be >= 1; got {df!r}")
+    theta = math.atan(abs(t) / math.sqrt(df))
+    cos2 = math.cos(theta) ** 2
+    if df % 2:  # odd: 2/pi * (theta + sin*cos*(1 + 2/3 cos^2 + 2*4/(3*5) cos^4 + ...))
+        term, total = 1.0, 1.0 if df > 1 else 0.0
+        for k in range(1, (df - 1) // 2):
+            term *= (2 * k) / (2 * k + 1) * cos2
+            total += term
+        central = 2 / math.pi * (theta + math.sin(theta) * math.cos(theta) * total)
+    else:  # even: sin * (1 + 1/2 cos^2 + 1*3/(2*4) cos^4 + ...)
+        term = total = 1.0
+        for k in range(1, df // 2):
+            term *= (2 * k - 1) / (2 * k) * cos2
+            total += term
+        central = math.sin(theta) * total
+    upper = (1 - central) / 2
+    return upper if t >= 0 else 1 - upper
+
+
+def t_quantile(p: float, df: int) -> float:
+    """The ``p`` quantile of Student's t with integer ``df`` (bisection on the exact tail)."""
+    if not 0 < p < 1:
+        raise ValueError(f"p must be between 0 and 1; got {p!r}")
+    if p < 0.5:
+        return -t_quantile(1 - p, df)
+    low, high = 0.0, 1.0
+    while t_upper_tail(high, df) > 1 - p:
+        high *= 2
+    for _ in range(200):
+        mid = (low + high) / 2
+        if t_upper_tail(mid, df) > 1 - p:
+            low = mid
+        else:
+            high = mid
+        if high - low < 1e-12 * high:
+            break
+    return (low + high) / 2
+
+
+def median_interval(values: Sequence[float]) -> RatioEstimate:
+    """The median of ``values`` with a distribution-free ~95% interval (order statistics).
+
+    The interval runs between the order statistics ``n/2 -+ 1.96 sqrt(n)/2``, clamped
+    to the sample; with very few values it is the whole range.
+    """
+    if not values:
+        raise ValueError("median_interval needs at least one value")
+    ordered = sorted(values)
+    n = len(ordered)
+    half = 1.96 * math.sqrt(n) / 2
+    low = ordered[max(0, math.floor(n / 2 - half))]
+    high = ordered[min(n - 1, math.ceil(n / 2 + half) - 1)]
+    median = statistics.median(ordered)
+    return RatioEstimate(median, min(low, median), max(high, median))

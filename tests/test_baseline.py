@@ -226,7 +226,7 @@ def test_output_is_sorted_and_indented(saved: Path) -> None:
     assert set(data) == {"schema", "machines"}
     assert set(data["machines"]["fp-a"]) == {"machine", "tests"}
     stored = data["machines"]["fp-a"]["tests"]["tests/test_k.py::test_add"]["numba"]
-    assert stored == make_entry(3.0).to_dict()
+    assert stored == {"runs": [make_entry(3.0).to_dict()]}
 
 
 def test_load_does_not_modify_the_file(saved: Path) -> None:
@@ -268,7 +268,7 @@ def _with(mutate: object) -> str:
 
 
 def _entry(data: dict[str, object]) -> dict[str, object]:
-    return data["machines"]["fp"]["tests"]["t"]["numba"]  # type: ignore[index,no-any-return]
+    return data["machines"]["fp"]["tests"]["t"]["numba"]["runs"][0]  # type: ignore[index,no-any-return]
 
 
 BROKEN = {
@@ -301,7 +301,20 @@ BROKEN = {
     ),
     "negative speedup": (
         _with(lambda d: _entry(d).update(speedup=-4.0)),
-        "machines['fp'].tests['t']['numba']: 'speedup' must be a finite number > 0, got -4.0",
+        "machines['fp'].tests['t']['numba'].runs[0]: 'speedup' must be a finite number > 0, "
+        "got -4.0",
+    ),
+    "runs is empty": (
+        _with(lambda d: d["machines"]["fp"]["tests"]["t"].update(numba={"runs": []})),
+        "machines['fp'].tests['t']['numba']: 'runs' must hold at least one run, got []",
+    ),
+    "entry without runs": (
+        _with(lambda d: d["machines"]["fp"]["tests"]["t"].update(numba={"speedup": 4.0})),
+        "machines['fp'].tests['t']['numba']: must be an object {'runs': [...]}",
+    ),
+    "bad commit": (
+        _with(lambda d: _entry(d).update(commit=7)),
+        "'commit' must be null or a string, got 7",
     ),
     "NaN speedup": (VALID.replace('"speedup": 4.0', '"speedup": NaN'), "NaN is not"),
     "not UTF-8": ('{"schema": 1, "machines": {"\xff": {}}}', "cannot read"),
@@ -550,3 +563,60 @@ def test_property_entries_round_trip_through_save_and_load(
         assert sum(1 for row in result.iter_entries() if row[0] == fingerprint) == sum(
             len(b) for b in tests.values()
         )
+
+
+# -- history (schema 2) -------------------------------------------------------------------
+
+
+def _schema1_text(entry: BaselineEntry) -> str:
+    """A baseline file as pytest-gpuperf 0.1 (schema 1) wrote it: one entry per backend."""
+    old = {k: v for k, v in entry.to_dict().items() if v is not None}
+    data = {"schema": 1, "machines": {"fp": {"machine": MACHINE, "tests": {"t": {"numba": old}}}}}
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def test_schema_1_file_reads_as_a_one_run_history(tmp_path: Path) -> None:
+    path = tmp_path / "baselines.json"
+    path.write_text(_schema1_text(make_entry(4.0)), encoding="utf-8")
+    before = path.read_bytes()
+    found = load_baselines(path).history("fp", "t", "numba")
+    assert found is not None
+    assert found.runs == (make_entry(4.0),)
+    assert path.read_bytes() == before  # reading never rewrites
+
+
+def test_schema_1_file_is_upgraded_on_the_next_save_losing_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "baselines.json"
+    path.write_text(_schema1_text(make_entry(4.0)), encoding="utf-8")
+    save_baselines(
+        path, "fp", MACHINE, {"t": {"numba": make_entry(4.2)}, "u": {"numba": make_entry()}}
+    )
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["schema"] == SCHEMA_VERSION == 2
+    found = load_baselines(path).history("fp", "t", "numba")
+    assert found is not None
+    assert [run.speedup for run in found.runs] == [4.0, 4.2]
+
+
+def test_saves_append_and_the_history_is_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "baselines.json"
+    for value in (1.0, 2.0, 3.0, 4.0, 5.0):
+        save_baselines(path, "fp", MACHINE, {"t": {"numba": make_entry(value)}}, history=3)
+    found = load_baselines(path).history("fp", "t", "numba")
+    assert found is not None
+    assert [run.speedup for run in found.runs] == [3.0, 4.0, 5.0]
+    assert load_baselines(path).lookup("fp", "t", "numba") == make_entry(5.0)
+
+
+def test_history_must_keep_a_run(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="history must keep at least 1 run; got 0"):
+        save_baselines(tmp_path / "b.json", "fp", MACHINE, {}, history=0)
+
+
+def test_optional_fields_round_trip(tmp_path: Path) -> None:
+    entry = make_entry(
+        kernel_iqr_s=1e-5, reference_iqr_s=2e-5, kernel_device_median_s=9e-4, commit="abc123"
+    )
+    path = tmp_path / "b.json"
+    save_baselines(path, "fp", MACHINE, {"t": {"numba": entry}})
+    assert load_baselines(path).lookup("fp", "t", "numba") == entry

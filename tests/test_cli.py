@@ -340,7 +340,7 @@ def test_accept_merges_trustworthy_results_and_keeps_the_rest(
         speedup=4.0,
         ci_low=3.5,
         ci_high=4.5,
-        kernel_median_s=1e-3,
+        kernel_median_s=5e-4,
         reference_median_s=2e-3,
         samples=10,
         dtypes=("float32",),
@@ -516,6 +516,7 @@ def test_accept_show_and_compare_a_real_run(
         info = item["extra_info"]["gpuperf"]
         if info["backend"] == "numba" and info["test_key"] == "test_fake.py::test_add":
             info["speedup"] = {"value": 2.0, "low": 1.9, "high": 2.1}
+            item["stats"]["median"] *= 2  # the kernel itself got slower, not the reference faster
     slower = write(pytester.path / "slower.json", data)
     assert run(capsys, "compare", path, path, "--fail")[0] == 0
     status, out, _ = run(capsys, "compare", path, slower, "--fail")
@@ -535,3 +536,83 @@ def test_readme_documents_every_command_and_option() -> None:
             if action.option_strings and action.dest != "help":
                 named = (re.search(rf"(?<![\w-]){o}(?![\w-])", row) for o in action.option_strings)
                 assert any(named), (name, action.option_strings)
+
+
+# -- history ------------------------------------------------------------------------------
+
+
+def test_history_lists_each_saved_run_and_the_floor(
+    capsys: pytest.CaptureFixture[str], baselines: Path
+) -> None:
+    for value, commit in ((3.3, "abcdef1234567890"), (2.8, None), (3.1, "fedcba")):
+        store.save_baselines(
+            baselines, FINGERPRINT, {}, {"t.py::test_keep": {"numba": entry(value, commit=commit)}}
+        )
+    status, out, err = run(capsys, "history", "test_keep", "--baseline", baselines)
+    assert (status, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == f"t.py::test_keep [numba] on machine {FINGERPRINT}"
+    assert lines[1].split() == [
+        "#", "saved", "commit", "speedup", "[95%", "CI]", "kernel", "median", "reference", "median"
+    ]  # fmt: skip
+    assert [line.split()[0] for line in lines[2:6]] == ["1", "2", "3", "4"]
+    assert lines[3].split()[2] == "abcdef123456"
+    assert lines[4].split()[2] == "-"
+    assert lines[6].startswith("  baseline 3.04x from 4 saved runs; between-run spread ")
+    assert "at 10% tolerance and 1% false alarms: detects losses >= " in lines[6]
+    assert "t.py::test_gpu" not in out
+
+
+def test_history_without_a_filter_shows_every_test_and_a_short_history_says_so(
+    capsys: pytest.CaptureFixture[str], baselines: Path
+) -> None:
+    status, out, _ = run(capsys, "history", "--baseline", baselines, "--tolerance", "20%")
+    assert status == 0
+    assert "t.py::test_keep [numba]" in out
+    assert "t.py::test_gpu [cupy]" in out
+    assert "between-run spread unknown (fewer than 3 runs)" in out
+    assert "floor 32x at 20% tolerance" in out
+    status, out, _ = run(capsys, "history", "--baseline", baselines, "--machine", OTHER)
+    assert "t.py::test_keep" not in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["nothing_like_it"], "no saved runs matching 'nothing_like_it'; list the tests with"),
+        (["--tolerance", "2"], "--tolerance must be a fraction between 0 and 1"),
+        (["--false-alarm", "0"], "--false-alarm must be a fraction above 0 and at most 0.5"),
+    ],
+)
+def test_history_errors_exit_2(
+    capsys: pytest.CaptureFixture[str], baselines: Path, argv: list[str], message: str
+) -> None:
+    status, out, err = run(capsys, "history", *argv, "--baseline", baselines)
+    assert (status, out) == (2, "")
+    assert err.startswith("gpuperf history: error: ")
+    assert message in err
+
+
+def test_accept_appends_to_the_history_within_its_limit(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, baselines: Path
+) -> None:
+    run_file = write(tmp_path / "run.json", report(bench("t.py::test_keep", "numba")))
+    for _ in range(3):
+        assert run(capsys, "accept", run_file, "--baseline", baselines, "--history", "2")[0] == 0
+    found = store.load_baselines(baselines).history(FINGERPRINT, "t.py::test_keep", "numba")
+    assert found is not None
+    assert [r.speedup for r in found.runs] == [2.0, 2.0]
+    status, _, err = run(capsys, "accept", run_file, "--baseline", baselines, "--history", "0")
+    assert status == 2
+    assert "--history must be a whole number of runs from 1 to 1000" in err
+
+
+def test_compare_calls_a_faster_reference_inconclusive(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    old = [bench("t.py::test_a", "numba", speedup=(4.0, 3.9, 4.1), reference_median=4e-3)]
+    # Same kernel (1 ms), reference 4 ms -> 2 ms: the speedup halves, the kernel did not move.
+    new = [bench("t.py::test_a", "numba", speedup=(2.0, 1.9, 2.1), reference_median=2e-3)]
+    status, out, _ = run(capsys, "compare", *compare_files(tmp_path, old, new), "--fail")
+    assert status == 0
+    assert verdicts(out) == {("t.py::test_a", "numba"): "inconclusive"}

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from pytest_gpuperf.baseline import BaselineEntry
-from pytest_gpuperf.gate import GateInput, GateResult, Verdict, judge
+from pytest_gpuperf.gate import GateInput, GateResult, Verdict, baseline_speedup, judge
+from pytest_gpuperf.history import History
 from pytest_gpuperf.stats import RatioEstimate
 
 ACCEPT = "pytest --gpuperf --gpuperf-save 'test_k.py::test_add[numba]'"
@@ -43,7 +44,7 @@ def gate(
         backend="numba",
         reference_name="add_ref",
         speedup=speedup,
-        baseline=entry(),
+        history=History((entry(),)),
         tolerance=0.10,
         reference_median_s=5e-3,
         versions={"numba": "0.60.0", "numpy": "2.0.0"},
@@ -54,9 +55,11 @@ def gate(
 
 def test_within_tolerance_is_ok() -> None:
     result = judge(gate(4.7, 4.6, 4.8))
-    assert result == GateResult(Verdict.OK)
+    assert result.verdict is Verdict.OK
     assert not result.failed
     assert result.why == ""
+    assert result.runs == 1
+    assert result.detectable == pytest.approx(0.10)
 
 
 def test_regression_is_decided_by_the_interval_not_the_point() -> None:
@@ -95,7 +98,7 @@ def test_fractional_tolerance_is_shown_exactly() -> None:
 
 
 def test_min_speedup_floor_fails_without_a_baseline() -> None:
-    result = judge(gate(5.0, 4.8, 5.2, baseline=None, min_speedup=10.0))
+    result = judge(gate(5.0, 4.8, 5.2, history=None, min_speedup=10.0))
     assert result.verdict is Verdict.BELOW_FLOOR
     assert result.failed
     assert "5x (95% CI 4.8-5.2), below min_speedup=10x" in result.message
@@ -104,7 +107,7 @@ def test_min_speedup_floor_fails_without_a_baseline() -> None:
 
 
 def test_min_speedup_is_judged_on_the_interval_too() -> None:
-    assert judge(gate(9.0, 8.0, 10.5, baseline=None, min_speedup=10.0)).verdict is Verdict.NEW
+    assert judge(gate(9.0, 8.0, 10.5, history=None, min_speedup=10.0)).verdict is Verdict.NEW
 
 
 def test_min_speedup_is_checked_before_the_baseline() -> None:
@@ -113,7 +116,7 @@ def test_min_speedup_is_checked_before_the_baseline() -> None:
 
 
 def test_no_baseline_entry_is_new() -> None:
-    result = judge(gate(5.0, baseline=None))
+    result = judge(gate(5.0, history=None))
     assert result.verdict is Verdict.NEW
     assert not result.failed
     assert result.why == "no baseline entry; save one with --gpuperf-save"
@@ -169,7 +172,7 @@ def test_no_speedup_is_timed() -> None:
     assert result == GateResult(Verdict.TIMED)
 
 
-def test_moved_reference_is_named() -> None:
+def test_moved_reference_is_named_on_a_passing_verdict() -> None:
     result = judge(gate(4.7, reference_median_s=10e-3))
     assert result.verdict is Verdict.OK
     assert "the reference add_ref itself moved: median 5 ms -> 10 ms (+100%)" in result.why
@@ -181,11 +184,192 @@ def test_small_reference_drift_is_not_named() -> None:
 
 def test_library_version_change_is_named_in_the_failure() -> None:
     versions = {"numba": "0.61.0", "numpy": "2.0.0", "cupy": "13.0"}
-    result = judge(gate(2.0, versions=versions, reference_median_s=2e-3))
+    result = judge(gate(2.0, versions=versions, kernel_median_s=2.5e-3))
     assert result.verdict is Verdict.REGRESSED
-    assert result.notes == (
-        "the reference add_ref itself moved: median 5 ms -> 2 ms (-60%) since the baseline; "
-        "the speedup change may come from the reference, not the kernel",
-        "numba changed 0.60.0 -> 0.61.0 since the baseline",
-    )
+    assert result.notes == ("numba changed 0.60.0 -> 0.61.0 since the baseline",)
     assert result.message.splitlines()[1:] == list(result.notes)
+
+
+# -- attribution: the kernel or the reference --------------------------------------------
+
+
+def test_drop_from_a_faster_reference_is_inconclusive_not_regressed() -> None:
+    # The issue's matmul: the kernel stayed at 1 ms, the reference went from 5 ms to 3.2 ms.
+    result = judge(gate(3.2, 3.1, 3.3, kernel_median_s=1.0e-3, reference_median_s=3.2e-3))
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert not result.failed
+    assert result.attribution == "reference"
+    assert result.why.startswith(
+        "the reference moved: kernel median 1 ms -> 1 ms (+0%), reference add_ref median "
+        "5 ms -> 3.2 ms (-36%); the kernel's own time did not rise"
+    )
+    assert f"re-save: {ACCEPT}" in result.why
+
+
+def test_reference_moved_fails_only_with_fail_inconclusive() -> None:
+    moved = {"kernel_median_s": 1.0e-3, "reference_median_s": 3.2e-3}
+    result = judge(gate(3.2, 3.1, 3.3, fail_inconclusive=True, **moved))
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert result.failed
+    assert "--gpuperf-fail-inconclusive" in result.message
+    assert "speedup over add_ref fell to 3.2x (95% CI 3.1-3.3) vs baseline 5x" in result.message
+
+
+def test_drop_from_a_slower_kernel_is_regressed_and_names_both_medians() -> None:
+    result = judge(gate(4.0, 3.9, 4.1, kernel_median_s=1.25e-3, reference_median_s=5e-3))
+    assert result.verdict is Verdict.REGRESSED
+    assert result.attribution == "kernel"
+    assert "the kernel's own time rose: kernel median 1 ms -> 1.25 ms (+25%)" in result.message
+
+
+@pytest.mark.parametrize(
+    ("kernel_ms", "reference_ms", "verdict"),
+    [
+        (1.12, 4.5, Verdict.REGRESSED),  # kernel +12%, reference -10%: kernel part > half
+        (1.05, 4.0, Verdict.INCONCLUSIVE),  # kernel +5%, reference -20%: kernel part < half
+    ],
+)
+def test_the_larger_share_of_the_drop_decides(
+    kernel_ms: float, reference_ms: float, verdict: Verdict
+) -> None:
+    value = 5.0 * (reference_ms / 5) / (kernel_ms / 1)
+    medians = {"kernel_median_s": kernel_ms * 1e-3, "reference_median_s": reference_ms * 1e-3}
+    assert judge(gate(value, value, value, **medians)).verdict is verdict
+
+
+# -- history: the floor learns the between-run spread -------------------------------------
+
+
+def history(*speedups: float, kernel_s: float = 1e-3) -> History:
+    """Saved runs with these speedups; the reference median follows from the kernel's."""
+    return History(
+        tuple(
+            entry(s, ci_low=s, ci_high=s, kernel_median_s=kernel_s, reference_median_s=s * kernel_s)
+            for s in speedups
+        )
+    )
+
+
+QUIET = (5.0, 5.05, 4.95, 5.02, 4.98)
+NOISY = (5.0, 6.0, 4.2, 5.5, 4.5)
+
+
+def test_quiet_history_keeps_the_tolerance_as_the_floor() -> None:
+    result = judge(gate(4.4, 4.35, 4.45, history=history(*QUIET)))
+    assert result.verdict is Verdict.REGRESSED
+    band = result.bands["speedup"]
+    assert band.runs == 5
+    assert band.spread is not None
+    assert not band.widened
+    assert band.floor == pytest.approx(band.center * 0.9)
+    assert result.detectable == pytest.approx(0.10)
+
+
+def test_noisy_history_widens_the_floor_and_says_so() -> None:
+    # A 12% drop alarms against a quiet history but not against a noisy one.
+    assert judge(gate(4.4, 4.35, 4.45, history=history(*QUIET))).failed
+    result = judge(gate(4.4, 4.35, 4.45, history=history(*NOISY)))
+    assert result.verdict is Verdict.OK
+    band = result.bands["speedup"]
+    assert band.widened
+    assert result.detectable is not None
+    assert result.detectable > 0.3
+    regressed = judge(gate(2.0, 1.9, 2.1, history=history(*NOISY)))
+    assert regressed.failed
+    assert "widened to -" in regressed.message
+    assert "by the between-run spread of 5 saved runs" in regressed.message
+
+
+def test_a_noisy_run_widens_its_own_floor() -> None:
+    # With 3+ runs the point decides, with this run's own noise added to the spread.
+    tight = gate(4.4, 4.35, 4.45, history=history(*QUIET))
+    assert judge(tight).verdict is Verdict.REGRESSED
+    assert judge(replace(tight, speedup=RatioEstimate(4.4, 3.0, 5.5))).verdict is Verdict.OK
+
+
+def test_short_history_says_the_verdict_rests_on_it() -> None:
+    result = judge(gate(4.0, 3.9, 4.1, history=history(5.0, 5.1)))
+    assert result.verdict is Verdict.REGRESSED
+    assert "The verdict rests on 2 saved runs: save 3 or more" in result.message
+    assert result.bands["speedup"].uses_interval
+
+
+def test_false_alarm_rate_sets_the_width() -> None:
+    loose = judge(gate(4.4, 4.4, 4.4, history=history(*NOISY), false_alarm=0.01))
+    tight = judge(gate(4.4, 4.4, 4.4, history=history(*NOISY), false_alarm=0.3))
+    assert loose.detectable is not None
+    assert tight.detectable is not None
+    assert tight.detectable < loose.detectable
+
+
+def test_history_center_is_the_geometric_mean() -> None:
+    result = judge(gate(5.0, history=history(4.0, 5.0, 6.25)))
+    assert baseline_speedup(result, None) == pytest.approx(5.0)
+    assert baseline_speedup(None, history(4.0, 5.0, 6.25)) == pytest.approx(5.0)
+
+
+def test_bimodal_reference_compares_with_runs_in_the_same_state() -> None:
+    # The reference runs at 5 ms or 7.5 ms, chosen per process; the kernel stays at 1 ms.
+    runs = history(5.0, 7.5, 5.05, 7.4, 4.95, 7.55)
+    slow = {"kernel_median_s": 1e-3, "reference_median_s": 5e-3}
+    assert judge(gate(5.0, 4.95, 5.05, history=runs, **slow)).verdict is Verdict.OK
+    band = judge(gate(5.0, 4.95, 5.05, history=runs, **slow)).bands["speedup"]
+    assert band.runs == 3
+    assert band.center == pytest.approx(5.0, rel=0.01)
+    # A 20% slower kernel in either state is caught.
+    slower = {"kernel_median_s": 1.25e-3, "reference_median_s": 7.5e-3}
+    assert judge(gate(6.0, 5.95, 6.05, history=runs, **slower)).verdict is Verdict.REGRESSED
+
+
+# -- gate modes -------------------------------------------------------------------------
+
+
+def timed(ms: float, **changes: Any) -> GateInput:
+    """A kernel median of ``ms`` (tight interval) judged on its own time."""
+    time = RatioEstimate(ms * 1e-3, ms * 0.99e-3, ms * 1.01e-3)
+    changes.setdefault("mode", "time")
+    return gate(5.0, kernel_time=time, kernel_median_s=ms * 1e-3, **changes)
+
+
+def test_time_mode_flags_a_slower_kernel_even_when_the_speedup_held() -> None:
+    result = judge(timed(1.3))
+    assert result.verdict is Verdict.REGRESSED
+    assert "the kernel's own wall median regressed: 1.3 ms" in result.message
+    assert "vs baseline 1 ms (+30.0%); allowed speed loss 10% (ceiling 1.11 ms)" in result.message
+    assert "The verdict rests on 1 saved run: save 3 or more" in result.message
+    assert set(result.bands) == {"time"}
+
+
+def test_time_mode_ignores_a_moved_reference() -> None:
+    result = judge(timed(1.0, speedup=RatioEstimate(3.0, 2.9, 3.1), reference_median_s=3e-3))
+    assert result.verdict is Verdict.OK
+
+
+def test_time_mode_judges_without_a_reference() -> None:
+    assert judge(timed(1.3, speedup=None)).verdict is Verdict.REGRESSED
+    assert judge(timed(1.0, speedup=None)).verdict is Verdict.OK
+
+
+def test_time_mode_uses_event_times_when_every_run_has_them() -> None:
+    runs = History((entry(kernel_device_median_s=0.5e-3),))
+    result = judge(timed(0.6, history=runs, kernel_clock="events"))
+    assert result.verdict is Verdict.REGRESSED
+    assert "CUDA-event median" in result.message
+    # Without event times in the history, the wall medians are compared instead.
+    assert judge(timed(1.0, kernel_clock="events")).verdict is Verdict.OK
+
+
+def test_both_mode_fails_when_either_fails() -> None:
+    speed_ok_time_bad = timed(1.3, mode="both")
+    assert judge(speed_ok_time_bad).verdict is Verdict.REGRESSED
+    both_ok = judge(timed(1.0, mode="both"))
+    assert both_ok.verdict is Verdict.OK
+    assert set(both_ok.bands) == {"speedup", "time"}
+    # The kernel rose 9.5% (inside the time tolerance), the reference fell 5%: the speedup
+    # lost 13%, most of it to the kernel.
+    value = 5.0 * 0.95 / 1.095
+    speed_bad = timed(
+        1.095, mode="both", speedup=RatioEstimate(value, value, value), reference_median_s=4.75e-3
+    )
+    assert judge(replace(speed_bad, mode="time")).verdict is Verdict.OK
+    assert judge(speed_bad).verdict is Verdict.REGRESSED

@@ -61,7 +61,9 @@ def test_junitxml_records_speedup_baseline_and_verdict(
         "gpuperf_baseline": fast["gpuperf_baseline"],
         "gpuperf_change": fast["gpuperf_change"],
         "gpuperf_verdict": "REGRESSED",
+        "gpuperf_detectable": fast["gpuperf_detectable"],
     }
+    assert float(fast["gpuperf_detectable"]) == pytest.approx(0.10)
     assert float(fast["gpuperf_median_s"]) == pytest.approx(4e-6)
     assert float(fast["gpuperf_speedup"]) == pytest.approx(2.5)
     assert float(fast["gpuperf_speedup_low"]) == pytest.approx(2.5)

@@ -37,8 +37,9 @@ MD_TEST = (
 )
 
 HEADER = [
-    "| test | backend | median | speedup [95% CI] | baseline | change | verdict | why |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| test | backend | median | speedup [95% CI] | baseline | runs | change | detects | verdict "
+    "| why |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
 ]
 
 
@@ -68,19 +69,21 @@ def test_markdown_rows_regressions_first(
     start = lines.index(HEADER[0])
     assert lines[start + 1] == HEADER[1]
     first = _cells(lines[start + 2])
-    assert first[:7] == [
+    assert first[:9] == [
         "`test_md.py::test_fast`",
         "numba",
         "4 us",
         "2.5x [2.5-2.5]",
         "10x",
+        "1",
         "-75.0%",
+        "10%",
         "**REGRESSED**",
     ]
-    assert "9x" in first[7]  # the why names the floor: baseline 10x less the 10% tolerance
+    assert "9x" in first[9]  # the why names the floor: baseline 10x less the 10% tolerance
     assert (
         lines[start + 3]
-        == "| `test_md.py::test_steady` | numba | 5 us | 2x [2-2] | 2x | +0.0% | ok |  |"
+        == "| `test_md.py::test_steady` | numba | 5 us | 2x [2-2] | 2x | 1 | +0.0% | 10% | ok |  |"
     )
     assert len(lines) == start + 4  # two rows, and no sweeps, throughput or notes
     assert "### Size sweeps" not in text
@@ -99,7 +102,7 @@ def test_markdown_ends_with_the_notes(pytester: pytest.Pytester) -> None:
         "",
         f"- saved 2 baseline(s) to {pytester.path}/.gpuperf/baselines.json",
     ]
-    assert [_cells(line)[6] for line in lines if line.startswith("| `")] == ["new", "new"]
+    assert [_cells(line)[8] for line in lines if line.startswith("| `")] == ["new", "new"]
 
 
 def test_markdown_path_from_ini_is_under_rootdir(

@@ -93,7 +93,8 @@ def test_unknown_keyword_is_named_with_the_known_ones() -> None:
         parse_marker(mark(reference=reference, rtool=1e-3))
     assert str(info.value) == (
         "gpuperf got unknown keyword 'rtool'; known keywords: reference, output, rtol, atol, "
-        "check_dtype, compare, min_speedup, tolerance, max_time, flush_l2, bytes, flops, sweep"
+        "check_dtype, compare, min_speedup, tolerance, max_time, flush_l2, bytes, flops, sweep, "
+        "gate"
     )
 
 

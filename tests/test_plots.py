@@ -250,3 +250,37 @@ def test_gpuperf_plot_without_matplotlib_is_a_note(pytester: pytest.Pytester) ->
 def test_gpuperf_plot_is_in_the_help(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["*--gpuperf-plot=DIR*", "*gpuperf_plot (string)*"])
+
+
+def with_history(item: dict[str, object], speedups: list[float], floor: float) -> dict[str, object]:
+    """``item`` with saved runs and the speedup band the run was judged by."""
+    info = item["extra_info"]["gpuperf"]  # type: ignore[index]
+    info["history"] = [
+        {"speedup": s, "ci_low": s, "ci_high": s, "kernel_median_s": 1e-3 / s} for s in speedups
+    ]
+    info["bands"] = {"speedup": {"floor": floor, "center": sum(speedups) / len(speedups)}}
+    return item
+
+
+def test_history_figure_draws_saved_runs_this_run_and_the_floor(tmp_path: Path) -> None:
+    data = report(
+        with_history(bench("t.py::test_a", "numba", speedup=(2.0, 1.9, 2.1)), [2.1, 1.9, 2.0], 1.8),
+        with_history(bench("t.py::test_a", "cupy", speedup=(9.0, 8.5, 9.5)), [10.0, 9.5], 9.0),
+        bench("t.py::test_b", "numba"),  # no history: no figure
+    )
+    figures = plots.history_figures(data)
+    assert list(figures) == ["t.py::test_a"]
+    speed_ax, time_ax = figures["t.py::test_a"].axes
+    assert [line.get_label() for line in speed_ax.get_lines() if line.get_marker() == "o"] == [
+        "numba",
+        "cupy",
+    ]
+    numba = speed_ax.get_lines()[0]
+    assert list(numba.get_xdata()) == [1, 2, 3, 4]
+    assert list(numba.get_ydata()) == [2.1, 1.9, 2.0, 2.0]  # the saved runs, then this run
+    floors = [line.get_ydata()[0] for line in speed_ax.get_lines() if line.get_linestyle() == ":"]
+    assert floors == [1.8, 9.0]
+    assert len(time_ax.get_lines()) == 2
+    written = plots.write_plots(data, tmp_path)
+    assert tmp_path / "history-test_a.png" in written
+    assert png_size(tmp_path / "history-test_a.png") == (800, 450)

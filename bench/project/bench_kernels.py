@@ -18,7 +18,10 @@ import numpy as np
 #: Environment variables the driver sets for each run.
 N_VAR = "GPUPERF_BENCH_N"
 EXTRA_VAR = "GPUPERF_BENCH_EXTRA"
+REFERENCE_SLOW_VAR = "GPUPERF_BENCH_REFERENCE_SLOW"
 DEFAULT_N = 200_000
+#: The bimodal reference's state, fixed for the whole process (the driver picks it per process).
+REFERENCE_SLOW = os.environ.get(REFERENCE_SLOW_VAR) == "1"
 
 
 @numba.njit(cache=True)
@@ -43,6 +46,18 @@ def reference(a: Any, out: Any, scratch: Any, extra: int) -> None:
     """The NumPy reference: out = sin(sqrt(a)), without the redundant pass."""
     np.sqrt(a, out=out)
     np.sin(out, out=out)
+
+
+def reference_bimodal(a: Any, out: Any, scratch: Any, extra: int) -> None:
+    """The reference at one of two speeds, chosen per process: the slow state adds a sin pass.
+
+    It stands for a NumPy reference whose speed depends on the process (allocator
+    state, a BLAS path, CPU frequency), as the issue's matmul did.
+    """
+    np.sqrt(a, out=out)
+    np.sin(out, out=out)
+    if REFERENCE_SLOW:
+        np.sin(out, out=scratch)
 
 
 def size() -> int:

@@ -30,6 +30,15 @@ def test_gpuperf_parallel(backend: Any, gpu_array: Any, cuda_sync_timer: Any) ->
     cuda_sync_timer(kernel, a, out, np.zeros(n, np.float32), bk.extra())
 
 
+@pytest.mark.gpuperf(reference=bk.reference_bimodal, output=1)
+def test_gpuperf_bimodal(backend: Any, gpu_array: Any, cuda_sync_timer: Any) -> None:
+    kernel = backend.select(numba=bk.serial)
+    n = bk.size()
+    a = gpu_array.random(n, "float32", seed=0)
+    out = gpu_array.zeros(n, "float32")
+    cuda_sync_timer(kernel, a, out, np.zeros(n, np.float32), bk.extra())
+
+
 def _run_benchmark(benchmark: Any, kernel: Any) -> None:
     a, out, scratch = bk.host_inputs(bk.size())
     extra = bk.extra()
