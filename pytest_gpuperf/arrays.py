@@ -99,6 +99,15 @@ class GpuArrayFactory:
             for arg in args
         )
 
+    def fresh_device_args(self, args: Sequence[Any]) -> list[Any]:
+        """New device copies of the arrays this factory made (their original values)."""
+        return [
+            self._backend.to_device(_same_place_copy(self._kept[id(arg)][1]))
+            if id(arg) in self._kept
+            else arg
+            for arg in args
+        ]
+
     def _upload(self, host: np.ndarray[Any, Any]) -> Any:
         backend = self._backend
         if backend.is_gpu and host.dtype.name in ("float64", "complex128"):

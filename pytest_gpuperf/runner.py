@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import math
+import numbers
+import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
@@ -14,6 +17,7 @@ from pytest_gpuperf.compare import MismatchError, assert_matches
 from pytest_gpuperf.gate import GateInput, GateResult, judge
 from pytest_gpuperf.junit import junit_properties
 from pytest_gpuperf.measurement import Measurement
+from pytest_gpuperf.text import short_repr
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -24,6 +28,10 @@ if TYPE_CHECKING:
     from pytest_gpuperf.marker import MarkerSpec
     from pytest_gpuperf.options import Settings
     from pytest_gpuperf.throughput import Throughput
+
+
+#: Restoring inputs between samples: refresh the kernel's inputs; make fresh host inputs.
+Restore = tuple["Callable[[], None]", "Callable[[], tuple[Any, ...]]"]
 
 
 class KernelError(Exception):
@@ -99,16 +107,25 @@ class SyncTimer:
         """True when this run times kernels (``--gpuperf``), False for correctness only."""
         return self._context.settings.enabled
 
-    def __call__(self, kernel: Callable[..., Any], *args: Any) -> Measurement:
-        """Run ``kernel(*args)``, check it against the marker's reference, time it."""
+    def __call__(
+        self, kernel: Callable[..., Any], *args: Any, restore_inputs: bool = False
+    ) -> Measurement:
+        """Run ``kernel(*args)``, check it against the marker's reference, time it.
+
+        Timed samples reuse the same inputs. For a kernel or reference that changes
+        its inputs in place, ``restore_inputs=True`` gives every sample fresh copies
+        of the original inputs (made by ``gpu_array``), outside the timed region, and
+        times one call per sample.
+        """
         if self._used:
             raise RuntimeError("cuda_sync_timer measures one kernel per test; split the test")
         self._used = True
         backend = self._handle.impl
         name = timing.describe_callable(kernel)
+        current = list(args)
 
         def call() -> object:
-            return backend.make_concrete(kernel(*args))
+            return backend.make_concrete(kernel(*current))
 
         side = timing.TimedCall(call, synchronize=backend.synchronize)
         if self.measuring:
@@ -124,9 +141,39 @@ class SyncTimer:
         if not self.measuring:
             return Measurement(result=result, timed=False, simulated=backend.simulated)
         reference_args = self._arrays.host_args(args)
-        measurement = self._measure(call, result, first_call_s, reference_args, reference_s)
+        restore: Restore | None = None
+        if restore_inputs:
+
+            def restore_kernel() -> None:
+                current[:] = self._arrays.fresh_device_args(args)
+
+            restore = (restore_kernel, lambda: self._arrays.host_args(args))
+        try:
+            measurement = self._measure(
+                call, result, first_call_s, reference_args, reference_s, restore
+            )
+        except timing.CallFailed as exc:
+            raise self._failed_while_timing(exc, name, restore_inputs) from exc.error
         self._report(name, reference_args, measurement)
         return measurement
+
+    def _failed_while_timing(
+        self, exc: timing.CallFailed, name: str, restored: bool
+    ) -> KernelError:
+        """The error for a kernel or reference that raised in a timed sample, not at first."""
+        spec = self._spec
+        is_kernel = exc.side == "kernel"
+        who = name if is_kernel else timing.describe_callable(spec.reference if spec else None)
+        where = self._handle.name if is_kernel else "host"
+        hint = (
+            ""
+            if restored
+            else "; if it changes its own inputs, pass restore_inputs=True to cuda_sync_timer"
+        )
+        return KernelError(
+            f"{who} on {where} raised {type(exc.error).__name__}: {exc.error} "
+            f"(in timed sample {exc.sample}, after the first call had passed{hint})"
+        )
 
     def _refuse_lazy(self, result: Any, args: tuple[Any, ...], name: str) -> None:
         """Fail when the (first) result is still lazy: timing it would measure no work."""
@@ -197,8 +244,13 @@ class SyncTimer:
         first_call_s: float | None,
         reference_args: tuple[Any, ...],
         reference_s: float,
+        restore: Restore | None = None,
     ) -> Measurement:
-        """Measure, re-measuring once when other processes contend for the CPUs."""
+        """Measure, re-measuring once when other processes contend for the CPUs.
+
+        With ``restore`` (refresh the kernel's inputs, make fresh host inputs), every
+        sample of both sides starts from the original inputs.
+        """
         backend = self._handle.impl
         settings = self._context.settings
         spec = self._spec
@@ -210,17 +262,33 @@ class SyncTimer:
             max_time=spec.max_time if spec is not None and spec.max_time else settings.max_time,
             noise=settings.noise,
             cold_cache=flush is not None,
+            single_calls=restore is not None,
         )
         timer = None if backend.simulated else backend.device_timer()
         kernel_side = timing.TimedCall(
-            call, synchronize=backend.synchronize, device_timer=timer, flush=flush
+            call,
+            synchronize=backend.synchronize,
+            device_timer=timer,
+            flush=flush,
+            prepare=restore[0] if restore else None,
+            side="kernel",
         )
         reference = spec.reference if spec is not None else None
-        reference_side = (
-            None
-            if reference is None
-            else timing.TimedCall(functools.partial(reference, *reference_args))
-        )
+        reference_side = None
+        if reference is not None and restore is None:
+            reference_side = timing.TimedCall(
+                functools.partial(reference, *reference_args), side="reference"
+            )
+        elif reference is not None and restore is not None:
+            fresh = list(reference_args)
+            make_fresh = restore[1]
+
+            def refresh() -> None:
+                fresh[:] = make_fresh()
+
+            reference_side = timing.TimedCall(
+                lambda: reference(*fresh), prepare=refresh, side="reference"
+            )
         attempts = 0
         while True:
             attempts += 1
@@ -279,7 +347,7 @@ class SyncTimer:
                     fail_inconclusive=context.settings.fail_inconclusive,
                     reference_median_s=measurement.reference_median,
                     versions=context.versions,
-                    accept_command=f"pytest --gpuperf --gpuperf-save '{context.nodeid}'",
+                    accept_command=f"pytest --gpuperf --gpuperf-save {shlex.quote(context.nodeid)}",
                 )
             )
         arrays = [a for a in host_args if hasattr(a, "dtype") and hasattr(a, "shape")]
@@ -295,8 +363,8 @@ class SyncTimer:
                 dtypes=tuple(str(a.dtype) for a in arrays),
                 shapes=tuple(tuple(int(d) for d in a.shape) for a in arrays),
                 params=dict(context.params),
-                bytes_per_call=_amount(spec.bytes if spec else None, host_args),
-                flops_per_call=_amount(spec.flops if spec else None, host_args),
+                bytes_per_call=_amount(spec.bytes if spec else None, host_args, "bytes"),
+                flops_per_call=_amount(spec.flops if spec else None, host_args, "flops"),
                 sweep=spec.sweep if spec else None,
                 device=self._handle.device,
             )
@@ -307,11 +375,38 @@ class SyncTimer:
             pytest.fail(gate.message, pytrace=False)
 
 
-def _amount(value: float | Callable[..., float] | None, host_args: tuple[Any, ...]) -> float | None:
-    """Resolve a bytes/flops declaration: a number, or a callable of the host inputs."""
+def _amount(
+    value: float | Callable[..., float] | None, host_args: tuple[Any, ...], key: str
+) -> float | None:
+    """Resolve a bytes/flops declaration: a number, or a callable of the host inputs.
+
+    A callable that raises or returns anything but a finite number >= 0 fails the
+    test with a message that names the marker keyword.
+    """
     if value is None:
         return None
-    return float(value(*host_args)) if callable(value) else float(value)
+    if not callable(value):
+        return float(value)
+    try:
+        amount = value(*host_args)
+    except Exception as exc:
+        raise pytest.fail.Exception(
+            f"gpuperf({key}=...) raised {type(exc).__name__}: {exc}; it is called with the "
+            "host inputs and must return the work of one call as a number",
+            pytrace=False,
+        ) from None
+    if (
+        isinstance(amount, bool)
+        or not isinstance(amount, numbers.Real)
+        or not math.isfinite(amount)
+        or amount < 0
+    ):
+        raise pytest.fail.Exception(
+            f"gpuperf({key}=...) returned {short_repr(amount)}; it must return a finite "
+            "number >= 0 (the work of one call)",
+            pytrace=False,
+        )
+    return float(amount)
 
 
 def _guarded(func: Callable[[], Any], name: str, backend: str) -> Any:
