@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
+import pytest
+
 import pytest_gpuperf
+
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 ROOT = Path(pytest_gpuperf.__file__).resolve().parent.parent
 
