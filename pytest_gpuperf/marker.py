@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast, final
 
@@ -189,3 +190,35 @@ def declared_backends(mark: pytest.Mark | None) -> tuple[str, ...] | None:
         return cast("tuple[str, ...] | None", _names("backends", mark.kwargs["backends"]))
     except MarkerError:
         return None
+
+
+def resolve_amount(
+    value: float | Callable[..., float] | None, host_args: tuple[Any, ...], key: str
+) -> float | None:
+    """The work of one call from ``bytes=``/``flops=``: a number, or a callable of the inputs.
+
+    A callable that raises or returns anything but a finite number >= 0 is a
+    MarkerError that names the keyword.
+    """
+    if value is None:
+        return None
+    if not callable(value):
+        return float(value)
+    try:
+        amount = value(*host_args)
+    except Exception as exc:
+        raise MarkerError(
+            f"gpuperf({key}=...) raised {type(exc).__name__}: {exc}; it is called with the "
+            "host inputs and must return the work of one call as a number"
+        ) from None
+    if (
+        isinstance(amount, bool)
+        or not isinstance(amount, numbers.Real)
+        or not math.isfinite(amount)
+        or amount < 0
+    ):
+        raise MarkerError(
+            f"gpuperf({key}=...) returned {short_repr(amount)}; it must return a finite "
+            "number >= 0 (the work of one call)"
+        )
+    return float(amount)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
-import numbers
 import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
@@ -16,8 +14,8 @@ from pytest_gpuperf.backends.base import LazyResultError
 from pytest_gpuperf.compare import MismatchError, assert_matches
 from pytest_gpuperf.gate import GateInput, GateResult, judge
 from pytest_gpuperf.junit import junit_properties
+from pytest_gpuperf.marker import MarkerError, resolve_amount
 from pytest_gpuperf.measurement import Measurement
-from pytest_gpuperf.text import short_repr
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -378,35 +376,11 @@ class SyncTimer:
 def _amount(
     value: float | Callable[..., float] | None, host_args: tuple[Any, ...], key: str
 ) -> float | None:
-    """Resolve a bytes/flops declaration: a number, or a callable of the host inputs.
-
-    A callable that raises or returns anything but a finite number >= 0 fails the
-    test with a message that names the marker keyword.
-    """
-    if value is None:
-        return None
-    if not callable(value):
-        return float(value)
+    """Resolve a bytes/flops declaration; a bad callable fails the test naming the keyword."""
     try:
-        amount = value(*host_args)
-    except Exception as exc:
-        raise pytest.fail.Exception(
-            f"gpuperf({key}=...) raised {type(exc).__name__}: {exc}; it is called with the "
-            "host inputs and must return the work of one call as a number",
-            pytrace=False,
-        ) from None
-    if (
-        isinstance(amount, bool)
-        or not isinstance(amount, numbers.Real)
-        or not math.isfinite(amount)
-        or amount < 0
-    ):
-        raise pytest.fail.Exception(
-            f"gpuperf({key}=...) returned {short_repr(amount)}; it must return a finite "
-            "number >= 0 (the work of one call)",
-            pytrace=False,
-        )
-    return float(amount)
+        return resolve_amount(value, host_args, key)
+    except MarkerError as exc:
+        raise pytest.fail.Exception(str(exc), pytrace=False) from None
 
 
 def _guarded(func: Callable[[], Any], name: str, backend: str) -> Any:
