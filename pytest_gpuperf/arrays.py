@@ -99,16 +99,14 @@ class GpuArrayFactory:
             for arg in args
         )
 
-    def fresh_args(self, args: Sequence[Any]) -> tuple[Any, ...]:
-        """New device arrays from the kept host copies; other arguments as they are.
-
-        Used to re-measure on freshly allocated inputs that hold the original values,
-        even when the kernel wrote into its inputs.
-        """
-        return tuple(
-            self._upload(_same_place_copy(self._kept[id(arg)][1])) if id(arg) in self._kept else arg
+    def fresh_device_args(self, args: Sequence[Any]) -> list[Any]:
+        """New device copies of the arrays this factory made (their original values)."""
+        return [
+            self._backend.to_device(_same_place_copy(self._kept[id(arg)][1]))
+            if id(arg) in self._kept
+            else arg
             for arg in args
-        )
+        ]
 
     def _upload(self, host: np.ndarray[Any, Any]) -> Any:
         backend = self._backend

@@ -19,8 +19,6 @@ import copy
 import json
 import math
 import os
-import stat
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -29,10 +27,23 @@ from typing import Any, cast, final
 
 import filelock
 
+from pytest_gpuperf import atomic, jsonread
 from pytest_gpuperf.history import DEFAULT_HISTORY, History
+from pytest_gpuperf.text import short_repr
 
 SCHEMA_VERSION = 2
 LOCK_TIMEOUT_S = 60.0
+#: Largest baseline file read (an entry takes about 600 bytes).
+MAX_BYTES = 64 * jsonread.MIB
+#: Written into a ``.gpuperf/`` folder that has no ``.gitignore``: lock and temp files stay out
+#: of version control, the baselines go in.
+GITIGNORE = (
+    "# Written by pytest-gpuperf: its lock and temporary files; commit the baselines only.\n"
+    "*.lock\n"
+    ".*.tmp\n"
+)
+#: The default path's source, for messages.
+DEFAULT_SOURCE = "the default baseline path"
 
 _RESTORE = "restore it from version control, or delete it and re-record with --gpuperf-save"
 _INVALID = "invalid BaselineEntry: "
@@ -125,14 +136,18 @@ class BaselineEntry:
     def from_dict(cls, data: object, *, where: str) -> BaselineEntry:
         """Build an entry from JSON data; ValueError names `where`, the field and the bad value."""
         if not isinstance(data, dict):
-            raise ValueError(f"{where}: an entry must be a JSON object, got {data!r}")
+            raise ValueError(f"{where}: an entry must be a JSON object, got {short_repr(data)}")
         missing = sorted(_FIELD_TYPES.keys() - data.keys())
         unknown = sorted(k for k in data if k not in _FIELD_TYPES and k not in _OPTIONAL_TYPES)
         if missing or unknown:
-            raise ValueError(f"{where}: missing fields {missing}, unknown fields {unknown}")
+            raise ValueError(
+                f"{where}: missing fields {missing}, unknown fields {short_repr(unknown)}"
+            )
         for name, (ok, what) in {**_FIELD_TYPES, **_OPTIONAL_TYPES}.items():
             if not ok(data.get(name)):
-                raise ValueError(f"{where}: {name!r} must be {what}, got {data.get(name)!r}")
+                raise ValueError(
+                    f"{where}: {name!r} must be {what}, got {short_repr(data.get(name))}"
+                )
         values: dict[str, Any] = {**data, **{n: float(data[n]) for n in _NUMBERS}}
         values.update({n: float(data[n]) for n in _OPTIONAL_POSITIVE if data.get(n) is not None})
         try:
@@ -224,7 +239,7 @@ def _history(data: object, *, where: str) -> History:
     """A stored ``{"runs": [...]}`` as a History; ValueError names where and what is wrong."""
     runs = data.get("runs") if isinstance(data, dict) else None
     if not isinstance(data, dict) or sorted(data) != ["runs"] or not isinstance(runs, list):
-        raise ValueError(f"{where}: must be an object {{'runs': [...]}}, got {data!r}")
+        raise ValueError(f"{where}: must be an object {{'runs': [...]}}, got {short_repr(data)}")
     if not runs:
         raise ValueError(f"{where}: 'runs' must hold at least one run, got []")
     return History(
@@ -246,74 +261,113 @@ def _upgraded(slot: dict[str, object]) -> dict[str, object]:
     }
 
 
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not a valid number here")
-
-
-def _object(value: object, path: Path, where: str) -> dict[str, object]:
+def _object(value: object, path: Path, where: str, fix: str) -> dict[str, object]:
     if not isinstance(value, dict):
-        raise BaselineError(f"{path}: {where} must be a JSON object, got {value!r}; {_RESTORE}")
+        raise BaselineError(
+            f"{path}: {where} must be a JSON object, got {short_repr(value)}; {fix}"
+        )
     return cast("dict[str, object]", value)
 
 
-def _keys(value: dict[str, object], expected: list[str], path: Path, where: str) -> None:
+def _keys(value: dict[str, object], expected: list[str], path: Path, where: str, fix: str) -> None:
     if sorted(value) != expected:
         raise BaselineError(
-            f"{path}: {where} must hold exactly the keys {expected!r}, got {sorted(value)!r}; "
-            + _RESTORE
+            f"{path}: {where} must hold exactly the keys {expected!r}, got "
+            f"{short_repr(sorted(value))}; {fix}"
         )
 
 
-def load_baselines(path: Path) -> Baselines:
-    """Read and validate a baseline file; a missing file gives empty baselines."""
+def _restore_advice(source: str) -> str:
+    """The fix for a damaged file: first check the path, then restore or re-record."""
+    if source == DEFAULT_SOURCE:
+        return _RESTORE
+    return f"check that {source} names your baseline file; if it does, {_RESTORE}"
+
+
+def _read_error(path: Path, exc: jsonread.JsonFileError, source: str) -> BaselineError:
+    """The error for a file that can't be read or parsed, with the fix that fits the cause."""
+    if exc.kind == "directory":
+        fix = f"point {source} at a baseline file, e.g. {path / 'baselines.json'}"
+    elif exc.kind == "permission":
+        fix = (
+            f"give this user read and write access to it (e.g. chmod u+rw {path}), "
+            f"or point {source} elsewhere"
+        )
+    elif exc.kind == "unreadable":
+        fix = f"check the file and {source}"
+    elif exc.kind in ("too large", "too deep"):
+        fix = f"this is not a baseline file pytest-gpuperf wrote; {_restore_advice(source)}"
+    else:
+        fix = f"the file is corrupt or truncated; {_restore_advice(source)}"
+    return BaselineError(f"{path}: {exc} (from {source}); {fix}")
+
+
+def load_baselines(path: Path, source: str = DEFAULT_SOURCE) -> Baselines:
+    """Read and validate a baseline file; a missing file gives empty baselines.
+
+    ``source`` says where the path came from (``--gpuperf-baseline``), for messages.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return Baselines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BaselineError(f"{path}: cannot read the baseline file ({exc}); {_RESTORE}") from exc
-    try:
-        raw = json.loads(text, parse_constant=_reject_constant)
-    except ValueError as exc:
-        raise BaselineError(
-            f"{path}: not valid JSON ({exc}); the file is corrupt or truncated; {_RESTORE}"
-        ) from None
-    top = _object(raw, path, "the top level")
+        raw = jsonread.read_json(path, MAX_BYTES)
+    except jsonread.JsonFileError as exc:
+        if exc.kind == "missing":
+            return Baselines()
+        raise _read_error(path, exc, source) from None
+    fix = _restore_advice(source)
+    top = _object(raw, path, "the top level", fix)
     schema = top.get("schema")
     if not _is_int(schema) or cast("int", schema) < 1:
         raise BaselineError(
-            f"{path}: missing or unknown 'schema' {schema!r} (expected {SCHEMA_VERSION}); "
-            f"this is not a pytest-gpuperf baseline file; {_RESTORE}"
+            f"{path}: missing or unknown 'schema' {short_repr(schema)} (expected "
+            f"{SCHEMA_VERSION}); this is not a pytest-gpuperf baseline file; {fix}"
         )
     if cast("int", schema) > SCHEMA_VERSION:
         raise BaselineError(
             f"{path}: schema {schema!r} was written by a newer pytest-gpuperf "
             f"(this one reads up to {SCHEMA_VERSION}); upgrade pytest-gpuperf"
         )
-    _keys(top, ["machines", "schema"], path, "the top level")
+    _keys(top, ["machines", "schema"], path, "the top level", fix)
     machines: dict[str, dict[str, object]] = {}
-    for fp, slot_raw in _object(top["machines"], path, "'machines'").items():
-        slot = _object(slot_raw, path, f"machines[{fp!r}]")
-        _keys(slot, ["machine", "tests"], path, f"machines[{fp!r}]")
-        _object(slot["machine"], path, f"machines[{fp!r}].machine")
-        for key, backends in _object(slot["tests"], path, f"machines[{fp!r}].tests").items():
-            _object(backends, path, f"machines[{fp!r}].tests[{key!r}]")
+    for fp, slot_raw in _object(top["machines"], path, "'machines'", fix).items():
+        name = f"machines[{short_repr(fp)}]"
+        slot = _object(slot_raw, path, name, fix)
+        _keys(slot, ["machine", "tests"], path, name, fix)
+        _object(slot["machine"], path, f"{name}.machine", fix)
+        for key, backends in _object(slot["tests"], path, f"{name}.tests", fix).items():
+            _object(backends, path, f"{name}.tests[{short_repr(key)}]", fix)
         if schema == 1:
             slot = _upgraded(slot)
         for key, backends in cast("dict[str, dict[str, object]]", slot["tests"]).items():
             for backend, data in backends.items():
+                where = f"{name}.tests[{short_repr(key)}][{short_repr(backend)}]"
                 try:
-                    _history(data, where=f"machines[{fp!r}].tests[{key!r}][{backend!r}]")
+                    _history(data, where=where)
                 except ValueError as exc:
-                    raise BaselineError(f"{path}: {exc}; fix the value or {_RESTORE}") from None
+                    raise BaselineError(f"{path}: {exc}; fix the value or {fix}") from None
         machines[fp] = slot
     return Baselines(machines)
 
 
+def _write_gitignore(folder: Path) -> None:
+    """Keep the lock and temp files out of git: a ``.gitignore`` in ``.gpuperf/``, never replaced.
+
+    Only a folder named ``.gpuperf`` (the default) gets one; elsewhere the folder may be
+    the project's own, and its ignore rules are the user's.
+    """
+    if folder.name != ".gpuperf":
+        return
+    with contextlib.suppress(OSError):  # FileExistsError: the user's file stays as it is
+        fd = os.open(folder / ".gitignore", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(GITIGNORE)
+
+
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """Hold the baseline file's lock (`<path>.lock`) for the duration of the block."""
-    lock_path = f"{path}.lock"
+    """Hold the baseline file's lock (`<path>.lock`, beside a symlink's target) for the block."""
+    target = atomic.target_of(path)
+    lock_path = f"{target}.lock"
+    _write_gitignore(target.parent)
     lock = filelock.FileLock(lock_path, timeout=LOCK_TIMEOUT_S)
     try:
         lock.acquire()
@@ -322,6 +376,11 @@ def _locked(path: Path) -> Iterator[None]:
             f"{path}: timed out after {LOCK_TIMEOUT_S:g} s waiting for the lock {lock_path}; "
             "another pytest-gpuperf run is writing baselines: wait for it, or delete the "
             "lock file if no run is active"
+        ) from None
+    except OSError as exc:
+        raise BaselineError(
+            f"{path}: cannot create or open the lock file {lock_path} ({exc}); make "
+            f"{target.parent} writable for this user, or remove a lock file another user left"
         ) from None
     try:
         yield
@@ -340,28 +399,14 @@ def _write_atomic(path: Path, machines: Mapping[str, object]) -> None:
             "strings, finite numbers, booleans, None, lists and dicts"
         ) from None
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        mode = 0o644
-    tmp_name: str | None = None
-    try:
-        with tempfile.NamedTemporaryFile(delete=False, dir=path.parent, prefix=path.name) as tmp:
-            tmp_name = tmp.name
-            tmp.write(text.encode("utf-8"))
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, path)
-    except BaseException as exc:
-        if tmp_name is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
-        if isinstance(exc, OSError):
-            raise BaselineError(
-                f"{path}: cannot write the baseline file ({exc}); check that "
-                f"{path.parent} is writable and has free space"
-            ) from exc
-        raise
+        atomic.write_atomic(
+            path,
+            text,
+            what="the baseline file",
+            fix=f"check that {path.parent} is writable and has free space",
+        )
+    except atomic.WriteError as exc:
+        raise BaselineError(str(exc)) from exc
 
 
 def save_baselines(
@@ -397,14 +442,20 @@ def save_baselines(
 
 def prune_machine(path: Path, fingerprint: str) -> int:
     """Remove one machine's baselines from the file; return how many entries went with it."""
+    if path.is_dir():
+        raise BaselineError(
+            f"{path}: is a directory, not a baseline file; pass the file, e.g. "
+            f"{path / 'baselines.json'}"
+        )
     if not path.is_file():
         raise BaselineError(f"{path}: no baseline file here; pass the path of an existing file")
     with _locked(path):
         machines = load_baselines(path).machines
         if fingerprint not in machines:
-            known = ", ".join(repr(fp) for fp in sorted(machines)) or "none"
+            known = ", ".join(short_repr(fp) for fp in sorted(machines)) or "none"
             raise BaselineError(
-                f"{path}: no machine {fingerprint!r} to prune; known fingerprints: {known}; "
+                f"{path}: no machine {short_repr(fingerprint)} to prune; known fingerprints: "
+                f"{known}; "
                 "pass one of these"
             )
         tests = cast("dict[str, dict[str, object]]", machines.pop(fingerprint)["tests"])

@@ -7,6 +7,7 @@ or argument ends with a message on stderr that names it and the fix, and exit 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -22,12 +23,15 @@ from pytest_gpuperf.run_report import (
     load_run,
 )
 from pytest_gpuperf.summary import format_seconds
+from pytest_gpuperf.text import printable
 from pytest_gpuperf.units import parse_false_alarm, parse_fraction, parse_history
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 DEFAULT_BASELINE = Path(".gpuperf/baselines.json")
+#: The exit status of a command whose output pipe was closed (128 + SIGPIPE), as the shell shows.
+BROKEN_PIPE_STATUS = 141
 
 
 class CliError(Exception):
@@ -41,20 +45,26 @@ def _load_run(path: str) -> Run:
         raise CliError(str(exc)) from None
 
 
-def _load_baselines(path: Path, *, must_exist: bool) -> store.Baselines:
+def _load_baselines(path: Path, source: str, *, must_exist: bool) -> store.Baselines:
+    if must_exist and path.is_dir():
+        raise CliError(
+            f"{path}: is a directory, not a baseline file; pass the file, e.g. "
+            f"{path / 'baselines.json'}"
+        )
     if must_exist and not path.is_file():
         raise CliError(
             f"{path}: no baseline file here; record one with pytest --gpuperf --gpuperf-save, "
             "or pass the file's path"
         )
     try:
-        return store.load_baselines(path)
+        return store.load_baselines(path, source)
     except store.BaselineError as exc:
         raise CliError(str(exc)) from None
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Left-aligned columns, two spaces apart."""
+    """Left-aligned columns, two spaces apart; control characters in cells escaped."""
+    rows = [tuple(printable(cell) for cell in row) for row in rows]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     return [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
@@ -68,7 +78,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     """Print the stored baselines, one table per machine."""
     path = Path(args.baseline)
-    baselines = _load_baselines(path, must_exist=True)
+    baselines = _load_baselines(path, "the BASELINE argument", must_exist=True)
     if not baselines.fingerprints():
         print(
             f"{path}: no baselines stored yet; record some with pytest --gpuperf --gpuperf-save",
@@ -100,7 +110,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     for number, fingerprint in enumerate(baselines.fingerprints()):
         if number:
             print(file=out)
-        print(f"machine {fingerprint}", file=out)
+        print(f"machine {printable(fingerprint)}", file=out)
         for line in _table(header, rows.get(fingerprint, [])):
             print(f"  {line}", file=out)
     return 0
@@ -120,7 +130,7 @@ def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from None
     path = Path(args.baseline)
-    baselines = _load_baselines(path, must_exist=True)
+    baselines = _load_baselines(path, "--baseline", must_exist=True)
     found = [
         row
         for row in baselines.iter_histories()
@@ -133,7 +143,10 @@ def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
     for number, (fingerprint, test_key, backend, history) in enumerate(found):
         if number:
             print(file=out)
-        print(f"{test_key} [{backend}] on machine {fingerprint}", file=out)
+        print(
+            f"{printable(test_key)} [{printable(backend)}] on machine {printable(fingerprint)}",
+            file=out,
+        )
         rows = [
             (
                 str(index),
@@ -181,8 +194,9 @@ def cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     changes = compare_runs(old, new, tolerance)
     if old.fingerprint != new.fingerprint:
         print(
-            f"note: the runs come from different machines ({old.fingerprint or 'unknown'} vs "
-            f"{new.fingerprint or 'unknown'}); their speedups may not be comparable",
+            "note: the runs come from different machines "
+            f"({printable(old.fingerprint or 'unknown')} vs "
+            f"{printable(new.fingerprint or 'unknown')}); their speedups may not be comparable",
             file=out,
         )
     rows = [
@@ -223,7 +237,7 @@ def cmd_accept(args: argparse.Namespace, out: TextIO) -> int:
         keep = parse_history(args.history, "--history", "from command line")
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    _load_baselines(path, must_exist=False)  # a damaged file stops here, untouched
+    _load_baselines(path, "--baseline", must_exist=False)  # a damaged file stops here
     entries, accepted, skipped = baseline_entries(run)
     if entries:
         try:
@@ -231,7 +245,9 @@ def cmd_accept(args: argparse.Namespace, out: TextIO) -> int:
         except store.BaselineError as exc:
             raise CliError(str(exc)) from None
     print(
-        f"accepted {len(accepted)} baseline(s) into {path} for machine {run.fingerprint}", file=out
+        f"accepted {len(accepted)} baseline(s) into {path} for machine "
+        f"{printable(run.fingerprint)}",
+        file=out,
     )
     if accepted:
         rows = [(e.test_key, e.backend, str(e.speedup)) for e in accepted]
@@ -255,7 +271,7 @@ def cmd_plot(args: argparse.Namespace, out: TextIO) -> int:
     run = _load_run(args.run)
     baselines: dict[tuple[str, str], float] | None = None
     if args.baseline is not None:
-        stored = _load_baselines(Path(args.baseline), must_exist=True)
+        stored = _load_baselines(Path(args.baseline), "--baseline", must_exist=True)
         baselines = {
             (key, backend): e.speedup
             for fp, key, backend, e in stored.iter_entries()
@@ -279,7 +295,10 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
         removed = store.prune_machine(path, args.machine)
     except store.BaselineError as exc:
         raise CliError(str(exc)) from None
-    print(f"removed {removed} baseline(s) of machine {args.machine} from {path}", file=out)
+    print(
+        f"removed {removed} baseline(s) of machine {printable(args.machine)} from {path}",
+        file=out,
+    )
     return 0
 
 
@@ -379,10 +398,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else int(exc.code is not None) * 2
     try:
         status: int = args.func(args, sys.stdout)
+        sys.stdout.flush()
     except CliError as exc:
-        print(f"gpuperf {args.command}: error: {exc}", file=sys.stderr)
+        print(f"gpuperf {args.command}: error: {printable(str(exc))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return _closed_pipe()
     return status
+
+
+def _closed_pipe() -> int:
+    """The reader (``| head``) went away: stop quietly, as command-line tools do.
+
+    stdout is pointed at devnull so that Python's final flush does not raise again.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout replaced, e.g. by a test's capture
+        pass
+    finally:
+        os.close(devnull)
+    return BROKEN_PIPE_STATUS
 
 
 if __name__ == "__main__":

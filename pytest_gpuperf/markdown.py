@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from pytest_gpuperf.atomic import WriteError, write_atomic
 from pytest_gpuperf.summary import RecordSource, summary_rows
 from pytest_gpuperf.sweep import benchmark_items, describe_crossover, describe_points, sweep_series
 from pytest_gpuperf.throughput import peak_notes, throughput_rows
@@ -105,10 +106,8 @@ def render_markdown(source: MarkdownSource) -> str:
 
 
 def write_markdown(path: Path, text: str) -> None:
-    """Write (replace) the report at ``path``, creating its folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    """Replace the report at ``path`` atomically, creating its folder; WriteError on failure."""
+    write_atomic(Path(path), text, what="the Markdown report", fix="fix --gpuperf-markdown")
 
 
 def append_step_summary(text: str, environ: Mapping[str, str] | None = None) -> Path | None:
@@ -123,15 +122,21 @@ def append_step_summary(text: str, environ: Mapping[str, str] | None = None) -> 
     return path
 
 
-def publish(source: MarkdownSource, path: Path | None) -> list[str]:
-    """Write the Markdown file and the job summary; return notes on what could not be written."""
+def publish(source: MarkdownSource, path: Path | None) -> tuple[list[str], bool]:
+    """Write the Markdown file and the job summary.
+
+    Return notes on what could not be written, and whether the Markdown file failed
+    (which fails the run; a job summary that can't be appended is only noted).
+    """
     text = render_markdown(source)
     problems = []
+    failed = False
     if path is not None:
         try:
             write_markdown(path, text)
-        except OSError as exc:
-            problems.append(f"Markdown report NOT written to {path}: {exc}; fix --gpuperf-markdown")
+        except WriteError as exc:
+            problems.append(f"Markdown report NOT written to {path}: {exc}")
+            failed = True
     try:
         append_step_summary(text)
     except OSError as exc:
@@ -139,4 +144,4 @@ def publish(source: MarkdownSource, path: Path | None) -> list[str]:
             f"job summary NOT appended to ${STEP_SUMMARY_ENV}="
             f"{os.environ.get(STEP_SUMMARY_ENV)!r}: {exc}"
         )
-    return problems
+    return problems, failed

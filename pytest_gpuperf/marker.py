@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, cast, final
 
 from pytest_gpuperf.options import parse_duration, parse_fraction
+from pytest_gpuperf.text import short_repr
 from pytest_gpuperf.units import GATE_MODES
 
 if TYPE_CHECKING:
@@ -17,9 +19,10 @@ if TYPE_CHECKING:
 MARKER_HELP = (
     "gpuperf(reference=None, output=None, rtol=None, atol=None, check_dtype=True, "
     "compare=None, min_speedup=None, tolerance=None, max_time=None, flush_l2=None, "
-    "bytes=None, flops=None, sweep=None, gate=None): check the kernel timed by "
-    "cuda_sync_timer against reference(*host_inputs) and, under --gpuperf, gate its speedup "
-    "over it (gate='time' gates the kernel's own median, gate='both' both)"
+    "bytes=None, flops=None, sweep=None, gate=None, backends=None): check the kernel timed "
+    "by cuda_sync_timer against reference(*host_inputs) and, under --gpuperf, gate its "
+    "speedup over it (gate='time' gates the kernel's own median, gate='both' both); "
+    "backends=('numpy', 'numba') runs the test on those backends only"
 )
 
 
@@ -46,6 +49,7 @@ class MarkerSpec:
     flops: float | Callable[..., float] | None = None
     sweep: str | None = None
     gate: str | None = None
+    backends: tuple[str, ...] | None = None
 
 
 _KEYWORDS = tuple(MarkerSpec.__dataclass_fields__)
@@ -53,7 +57,7 @@ _KEYWORDS = tuple(MarkerSpec.__dataclass_fields__)
 
 def _callable_or_none(key: str, value: object) -> object:
     if value is not None and not callable(value):
-        raise MarkerError(f"gpuperf({key}=...) must be a callable; got {value!r}")
+        raise MarkerError(f"gpuperf({key}=...) must be a callable; got {short_repr(value)}")
     return value
 
 
@@ -61,19 +65,28 @@ def _non_negative(key: str, value: object) -> object:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise MarkerError(f"gpuperf({key}=...) must be a number >= 0; got {value!r}")
+        raise MarkerError(f"gpuperf({key}=...) must be a number >= 0; got {short_repr(value)}")
     return float(value)
+
+
+def _finite(key: str, value: object) -> object:
+    checked = _non_negative(key, value)
+    if isinstance(checked, float) and math.isinf(checked):
+        raise MarkerError(f"gpuperf({key}=...) must be a finite number >= 0; got {value!r}")
+    return checked
 
 
 def _positive(key: str, value: object) -> object:
     checked = _non_negative(key, value)
     if checked == 0 or (isinstance(checked, float) and math.isinf(checked)):
-        raise MarkerError(f"gpuperf({key}=...) must be a finite number > 0; got {value!r}")
+        raise MarkerError(
+            f"gpuperf({key}=...) must be a finite number > 0; got {short_repr(value)}"
+        )
     return checked
 
 
 def _amount(key: str, value: object) -> object:
-    return value if callable(value) else _non_negative(key, value)
+    return value if callable(value) else _finite(key, value)
 
 
 def _tolerance(key: str, value: object) -> object:
@@ -98,21 +111,22 @@ def _output(key: str, value: object) -> object:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
         raise MarkerError(
             f"gpuperf({key}=...) must be the index of the output argument, e.g. output=-1; "
-            f"got {value!r}"
+            f"got {short_repr(value)}"
         )
     return value
 
 
 def _bool(key: str, value: object) -> object:
     if value is not None and not isinstance(value, bool):
-        raise MarkerError(f"gpuperf({key}=...) must be True or False; got {value!r}")
+        raise MarkerError(f"gpuperf({key}=...) must be True or False; got {short_repr(value)}")
     return value
 
 
 def _name(key: str, value: object) -> object:
     if value is not None and (not isinstance(value, str) or not value.isidentifier()):
         raise MarkerError(
-            f"gpuperf({key}=...) must name the size parameter, e.g. sweep='n'; got {value!r}"
+            f"gpuperf({key}=...) must name the size parameter, e.g. sweep='n'; "
+            f"got {short_repr(value)}"
         )
     return value
 
@@ -127,11 +141,27 @@ def _gate(key: str, value: object) -> object:
     return value
 
 
+def _names(key: str, value: object) -> object:
+    if value is None:
+        return None
+    ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) and v for v in value)
+    if not ok or not value:
+        raise MarkerError(
+            f"gpuperf({key}=...) must be a list of backend names, e.g. "
+            f"backends=('numpy', 'numba'); got {short_repr(value)}"
+        )
+    names = tuple(cast("list[str]", value))
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise MarkerError(f"gpuperf({key}=...) names {twice!r} twice; got {short_repr(value)}")
+    return names
+
+
 _VALIDATORS: dict[str, Callable[[str, object], object]] = {
     "reference": _callable_or_none,
     "output": _output,
-    "rtol": _non_negative,
-    "atol": _non_negative,
+    "rtol": _finite,
+    "atol": _finite,
     "check_dtype": _bool,
     "compare": _callable_or_none,
     "min_speedup": _positive,
@@ -142,6 +172,7 @@ _VALIDATORS: dict[str, Callable[[str, object], object]] = {
     "flops": _amount,
     "sweep": _name,
     "gate": _gate,
+    "backends": _names,
 }
 
 
@@ -152,7 +183,7 @@ def parse_marker(mark: pytest.Mark | None) -> MarkerSpec | None:
     if mark.args:
         raise MarkerError(
             f"gpuperf takes keyword arguments only, e.g. gpuperf(reference=fn); "
-            f"got positional {mark.args!r}"
+            f"got positional {short_repr(mark.args)}"
         )
     unknown = sorted(set(mark.kwargs) - set(_KEYWORDS))
     if unknown:
@@ -163,3 +194,45 @@ def parse_marker(mark: pytest.Mark | None) -> MarkerSpec | None:
     if values.get("check_dtype") is None:
         values.pop("check_dtype", None)
     return MarkerSpec(**values)  # type: ignore[arg-type]
+
+
+def declared_backends(mark: pytest.Mark | None) -> tuple[str, ...] | None:
+    """The marker's valid ``backends=``, or None (absent or invalid: setup reports it)."""
+    if mark is None or "backends" not in mark.kwargs:
+        return None
+    try:
+        return cast("tuple[str, ...] | None", _names("backends", mark.kwargs["backends"]))
+    except MarkerError:
+        return None
+
+
+def resolve_amount(
+    value: float | Callable[..., float] | None, host_args: tuple[Any, ...], key: str
+) -> float | None:
+    """The work of one call from ``bytes=``/``flops=``: a number, or a callable of the inputs.
+
+    A callable that raises or returns anything but a finite number >= 0 is a
+    MarkerError that names the keyword.
+    """
+    if value is None:
+        return None
+    if not callable(value):
+        return float(value)
+    try:
+        amount = value(*host_args)
+    except Exception as exc:
+        raise MarkerError(
+            f"gpuperf({key}=...) raised {type(exc).__name__}: {exc}; it is called with the "
+            "host inputs and must return the work of one call as a number"
+        ) from None
+    if (
+        isinstance(amount, bool)
+        or not isinstance(amount, numbers.Real)
+        or not math.isfinite(amount)
+        or amount < 0
+    ):
+        raise MarkerError(
+            f"gpuperf({key}=...) returned {short_repr(amount)}; it must return a finite "
+            "number >= 0 (the work of one call)"
+        )
+    return float(amount)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, final
 import pytest
 
 from pytest_gpuperf import units
+from pytest_gpuperf.text import short_repr
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -60,6 +62,8 @@ _SCHEDULER_ADDRESS = re.compile(
 )
 _DURATION = re.compile(r"^\s*(?P<value>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ms|s|m)?\s*$")
 _UNIT_SECONDS = {"ms": 1e-3, "s": 1.0, "m": 60.0, None: 1.0}
+#: Longest time budget accepted: one day.
+MAX_DURATION_S = 86_400.0
 
 
 def parse_fraction(value: str | float, name: str, source: str, *, upper: float = 1.0) -> float:
@@ -86,10 +90,11 @@ def parse_duration(value: str | float, name: str, source: str) -> float:
     """Parse ``1``, ``1s``, ``500ms`` or ``2m`` into seconds (must be positive)."""
     match = _DURATION.match(str(value))
     seconds = float(match["value"]) * _UNIT_SECONDS[match["unit"]] if match else 0.0
-    if seconds <= 0:
+    if not 0 < seconds <= MAX_DURATION_S or not math.isfinite(seconds):
         raise pytest.UsageError(
             f"{name} must be a positive number of seconds with optional ms, s or m suffix "
-            f"(e.g. 1s or 500ms); got {value!r} ({source})"
+            f"(e.g. 1s or 500ms), at most {MAX_DURATION_S:g} s (one day); got "
+            f"{short_repr(value)} ({source})"
         )
     return seconds
 
@@ -101,19 +106,39 @@ def parse_scheduler_address(value: str, name: str, source: str) -> str:
     if match is None or not 0 < int(match["port"]) < 65536:
         raise pytest.UsageError(
             f"{name} must be a dask scheduler address written as tcp://host:port or "
-            f"tls://host:port (e.g. tcp://127.0.0.1:8786); got {value!r} ({source})"
+            f"tls://host:port (e.g. tcp://127.0.0.1:8786); got {short_repr(value)} ({source})"
         )
     return text
 
 
 def parse_backend_list(value: str, name: str, source: str) -> tuple[str, ...]:
-    """Split ``numba, cupy`` into names; an empty list is an error."""
+    """Split ``numba, cupy`` into names; an empty list or a name given twice is an error."""
     names = tuple(part.strip() for part in value.split(",") if part.strip())
     if not names:
         raise pytest.UsageError(
-            f"{name} must list at least one backend, e.g. numpy,numba; got {value!r} ({source})"
+            f"{name} must list at least one backend, e.g. numpy,numba; got "
+            f"{short_repr(value)} ({source})"
+        )
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise pytest.UsageError(
+            f"{name} names backend {twice!r} twice; list each backend once, e.g. "
+            f"{','.join(dict.fromkeys(names))}; got {short_repr(value)} ({source})"
         )
     return names
+
+
+def ini_flag(config: pytest.Config, ini: str) -> bool:
+    """Read a true/false ini key; a bad value is a usage error naming the key and the file."""
+    try:
+        return bool(config.getini(ini))
+    except (ValueError, pytest.UsageError) as exc:
+        quoted = re.search(r"'.*'", str(exc))  # pytest: "invalid truth value 'maybe'"
+        detail = quoted.group(0) if quoted else str(exc)
+        raise pytest.UsageError(
+            f"{ini} must be true or false (or yes/no, on/off, 1/0); got {detail[:200]} "
+            f"(from config file {config.inipath})"
+        ) from None
 
 
 def _argparse(text: str) -> str:
@@ -194,6 +219,10 @@ class Settings:
     gate: str = "speedup"
     history: int = 10
     false_alarm: float = 0.01
+    #: Where ``baseline_path`` came from, for messages: the option, the ini key or the default.
+    baseline_source: str = "the default baseline path"
+    #: Output options given without ``--gpuperf``, so ignored (each with its source).
+    ignored: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -210,7 +239,7 @@ class Settings:
 
         def flag(option: str, ini: str) -> bool:
             cli = config.getoption(option)
-            return bool(cli) if cli is not None else bool(config.getini(ini))
+            return bool(cli) if cli is not None else ini_flag(config, ini)
 
         rootdir = Path(config.rootpath)
         values: dict[str, object] = {
@@ -239,8 +268,14 @@ class Settings:
                 str(history), "gpuperf_history", "from config file"
             )
         values.update({key: value for key, value in parsed.items() if value is not None})
-        baseline = config.getoption("gpuperf_baseline") or config.getini("gpuperf_baseline")
+        baseline_cli = config.getoption("gpuperf_baseline")
+        baseline_ini = config.getini("gpuperf_baseline")
+        baseline = baseline_cli or baseline_ini
         values["baseline_path"] = rootdir / (baseline or ".gpuperf/baselines.json")
+        if baseline_cli:
+            values["baseline_source"] = "--gpuperf-baseline"
+        elif baseline_ini:
+            values["baseline_source"] = f"gpuperf_baseline in {config.inipath}"
         json_path = config.getoption("gpuperf_json")
         values["json_path"] = Path(json_path) if json_path else None
         markdown_cli = config.getoption("gpuperf_markdown")
@@ -250,4 +285,25 @@ class Settings:
         plot_cli, plot_ini = config.getoption("gpuperf_plot"), config.getini("gpuperf_plot")
         plot_dir = Path(plot_cli) if plot_cli else None
         values["plot_dir"] = plot_dir or (rootdir / plot_ini if plot_ini else None)
+        if not values["enabled"]:
+            given = {
+                "--gpuperf-save": values["save"],
+                "--gpuperf-json": json_path,
+                "--gpuperf-markdown": markdown_cli,
+                "gpuperf_markdown (from config file)": markdown_ini and not markdown_cli,
+                "--gpuperf-plot": plot_cli,
+                "gpuperf_plot (from config file)": plot_ini and not plot_cli,
+            }
+            values["ignored"] = tuple(name for name, value in given.items() if value)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def ignored_line(settings: Settings) -> str | None:
+    """One line naming the output options that did nothing because ``--gpuperf`` was off."""
+    if not settings.ignored:
+        return None
+    names = ", ".join(settings.ignored)
+    return (
+        f"gpuperf: {names} ignored: they need --gpuperf (without it nothing is measured, "
+        "so there is nothing to save or report); add --gpuperf to use them"
+    )

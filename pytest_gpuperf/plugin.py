@@ -7,14 +7,19 @@ that uses a backend runs.
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_gpuperf import hookspecs
-from pytest_gpuperf.marker import MARKER_HELP, MarkerError, MarkerSpec, parse_marker
-from pytest_gpuperf.options import Settings, add_options
+from pytest_gpuperf import hookspecs, keys, skips
+from pytest_gpuperf.marker import (
+    MARKER_HELP,
+    MarkerError,
+    MarkerSpec,
+    declared_backends,
+    parse_marker,
+)
+from pytest_gpuperf.options import Settings, add_options, ignored_line
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Sequence
@@ -32,6 +37,8 @@ session_key = pytest.StashKey["GpuperfSession"]()
 hints_key = pytest.StashKey[dict[str, None]]()
 spec_key = pytest.StashKey[MarkerSpec | None]()
 timer_key = pytest.StashKey["SyncTimer"]()
+#: Per test function (its node id without the id suffix): how many id parts precede the backend's.
+positions_key = pytest.StashKey[dict[str, int | None]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,6 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = Settings.from_config(config)
     config.stash[settings_key] = settings
     config.stash[hints_key] = {}
+    config.stash[positions_key] = {}
     from pytest_gpuperf.backends.numba_cuda import late_simulator_warning
 
     late = late_simulator_warning()
@@ -95,11 +103,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run every test that asks for our ``backend`` fixture once per selected backend."""
+    """Run every test that asks for our ``backend`` fixture once per selected backend.
+
+    A ``gpuperf(backends=...)`` marker narrows the selection: other backends are not
+    generated at all, so they are not reported as skipped.
+    """
     if "backend" not in metafunc.fixturenames or not _uses_our_backend(metafunc):
         return
     config = metafunc.config
     names = config.stash[registry_key].select(config.stash[settings_key].backends)
+    declared = declared_backends(metafunc.definition.get_closest_marker("gpuperf"))
+    if declared is not None:
+        names = [name for name in names if name in declared]
+    calls: Sequence[Any] = getattr(metafunc, "_calls", ())
+    lengths = {len(getattr(call, "_idlist", ())) for call in calls} or {0}
+    position = lengths.pop() if len(lengths) == 1 else None
+    config.stash[positions_key][metafunc.definition.nodeid] = position
     metafunc.parametrize("backend", names, ids=names, indirect=True)
 
 
@@ -112,6 +131,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         item.stash[spec_key] = spec = parse_marker(mark)
     except MarkerError as exc:
         raise pytest.fail.Exception(f"{item.nodeid}: {exc}", pytrace=False) from None
+    registry = item.config.stash.get(registry_key, None)
+    unknown = registry.unknown(spec.backends) if spec and spec.backends and registry else []
+    if registry is not None and unknown:
+        pytest.fail(
+            f"{item.nodeid}: gpuperf(backends=...) names unknown backend {unknown[0]!r}; "
+            f"known backends: {', '.join(registry.names)}",
+            pytrace=False,
+        )
     if spec is not None and spec.sweep is not None:
         from pytest_gpuperf.sweep import sweep_problem
 
@@ -136,12 +163,38 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         )
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Tag the skip report of a backend-parametrized test with its backend (xdist keeps it)."""
+    report = yield
+    callspec = getattr(item, "callspec", None)
+    if report.skipped and callspec is not None and "backend" in callspec.params:
+        setattr(report, skips.BACKEND_ATTR, str(callspec.params["backend"]))
+    return report
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Show the one-line hints gathered during the run (float64 on GPU, late simulator)."""
-    hints = terminalreporter.config.stash.get(hints_key, {})
-    if hints:
+    """Show the backend skips by reason, the ignored options, and the one-line hints."""
+    config = terminalreporter.config
+    lines = skips.skip_lines(
+        (backend, reason)
+        for report in terminalreporter.stats.get("skipped", [])
+        if (backend := getattr(report, skips.BACKEND_ATTR, None))
+        and (reason := skips.skip_reason(report.longrepr))
+    )
+    settings = config.stash.get(settings_key, None)
+    ignored = ignored_line(settings) if settings is not None else None
+    found: dict[str, None] = config.stash.get(hints_key, {})
+    hints = list(found)
+    if lines:
+        terminalreporter.write_sep("-", "gpuperf skips")
+        for line in lines:
+            terminalreporter.write_line(line)
+    if ignored or hints:
         terminalreporter.write_sep("-", "gpuperf hints")
-        for hint in hints:
+        for hint in [ignored, *hints] if ignored else hints:
             terminalreporter.write_line(hint)
 
 
@@ -221,7 +274,7 @@ def cuda_sync_timer(
     params.pop("backend", None)
     context = RunContext(
         nodeid=item.nodeid,
-        test_key=test_key(item.nodeid, backend.name),
+        test_key=test_key(item, backend.name),
         settings=settings,
         params=params,
         history=session.history if session else lambda key, name: None,
@@ -234,13 +287,14 @@ def cuda_sync_timer(
     return timer
 
 
-def test_key(nodeid: str, backend_name: str) -> str:
-    """The node id without the backend's part of the parameter id."""
-    head, bracket, params = nodeid.partition("[")
-    if not bracket:
-        return nodeid
-    parts = [p for p in re.split(r"-", params.rstrip("]")) if p != backend_name]
-    return f"{head}[{'-'.join(parts)}]" if parts else head
+def test_key(item: pytest.Item, backend_name: str) -> str:
+    """The baseline key: the node id without the id part pytest made for ``backend``."""
+    callspec = getattr(item, "callspec", None)
+    id_parts: Sequence[str] = getattr(callspec, "_idlist", ()) if callspec else ()
+    suffix = "[" + "-".join(id_parts) + "]"
+    head = item.nodeid.removesuffix(suffix)
+    position = item.config.stash.get(positions_key, {}).get(head)
+    return keys.test_key(item.nodeid, id_parts, position, backend_name)
 
 
 def _uses_our_backend(metafunc: pytest.Metafunc) -> bool:

@@ -8,7 +8,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -194,18 +193,11 @@ def gpuperf_machine_info(
 
 
 def write_json(path: Path, report: dict[str, Any]) -> None:
-    """Write a report from :func:`build_report` atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a report from :func:`build_report` atomically; WriteError names the path and fix."""
+    from pytest_gpuperf.atomic import write_atomic
+
     text = json.dumps(report, indent=2, sort_keys=True, default=str) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(Path(path), text, what="the JSON report", fix="fix --gpuperf-json")
 
 
 def _jsonable(value: Any) -> Any:

@@ -6,22 +6,25 @@ A plain module: no pytest, no numpy. The ``gpuperf`` command formats what it ret
 from __future__ import annotations
 
 import datetime
-import json
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeGuard, final
 
+from pytest_gpuperf import jsonread
 from pytest_gpuperf.admission import refusal
 from pytest_gpuperf.baseline import BaselineEntry
 from pytest_gpuperf.gate import GateInput, judge
 from pytest_gpuperf.history import History
 from pytest_gpuperf.stats import RatioEstimate
+from pytest_gpuperf.text import short_repr
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from pathlib import Path
 
 RUN_FIX = "pass a file written by: pytest --gpuperf --gpuperf-json=PATH"
+#: Largest run report read: reports hold every raw sample, so they can be big.
+MAX_BYTES = 256 * jsonread.MIB
 
 
 class RunReportError(Exception):
@@ -101,7 +104,7 @@ def _field(data: Mapping[str, Any], key: str, ok: Callable[[object], bool], what
     """``data[key]`` when ``ok`` accepts it (a missing key reads as None), else ValueError."""
     value = data.get(key)
     if not ok(value):
-        raise ValueError(f"{key!r} must be {what}, got {value!r}")
+        raise ValueError(f"{key!r} must be {what}, got {short_repr(value)}")
     return value
 
 
@@ -112,7 +115,8 @@ def _speedup(value: object) -> Speedup | None:
         _number(value.get(k)) for k in ("value", "low", "high")
     ):
         raise ValueError(
-            f"'speedup' must be null or an object of numbers value, low, high; got {value!r}"
+            "'speedup' must be null or an object of numbers value, low, high; "
+            f"got {short_repr(value)}"
         )
     return Speedup(float(value["value"]), float(value["low"]), float(value["high"]))
 
@@ -139,7 +143,7 @@ def _device_median(info: Mapping[str, Any]) -> float | None:
 def _entry(item: object) -> RunEntry:
     """Validate one ``benchmarks[]`` item; ValueError says which field is wrong."""
     if not isinstance(item, dict):
-        raise ValueError(f"must be an object, got {item!r}")
+        raise ValueError(f"must be an object, got {short_repr(item)}")
     info = _object(item.get("extra_info")).get("gpuperf")
     if not isinstance(info, dict):
         raise ValueError(
@@ -177,17 +181,15 @@ def _entry(item: object) -> RunEntry:
 def _read_json(path: Path, fix: str) -> object:
     """The parsed content of a JSON file; RunReportError names the file and the fix."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RunReportError(f"{path}: no such file; {fix}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunReportError(f"{path}: cannot read the file ({exc}); {fix}") from None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise RunReportError(
-            f"{path}: not valid JSON ({exc}); the file is corrupt or truncated; {fix}"
-        ) from None
+        return jsonread.read_json(path, MAX_BYTES, allow_nan=True)
+    except jsonread.JsonFileError as exc:
+        if exc.kind == "invalid":
+            raise RunReportError(
+                f"{path}: {exc}; the file is corrupt or truncated; {fix}"
+            ) from None
+        if exc.kind == "permission":
+            raise RunReportError(f"{path}: {exc}; give this user read access to it") from None
+        raise RunReportError(f"{path}: {exc}; {fix}") from None
 
 
 def load_run(path: Path) -> Run:

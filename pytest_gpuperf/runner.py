@@ -15,6 +15,7 @@ from pytest_gpuperf.backends.base import LazyResultError
 from pytest_gpuperf.compare import MismatchError, assert_matches
 from pytest_gpuperf.gate import GateInput, GateResult, Verdict, judge
 from pytest_gpuperf.junit import junit_properties
+from pytest_gpuperf.marker import MarkerError, resolve_amount
 from pytest_gpuperf.measurement import Measurement
 
 if TYPE_CHECKING:
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from pytest_gpuperf.marker import MarkerSpec
     from pytest_gpuperf.options import Settings
     from pytest_gpuperf.throughput import Throughput
+
+
+#: Restoring inputs between samples: refresh the kernel's inputs; make fresh host inputs.
+Restore = tuple["Callable[[], None]", "Callable[[], tuple[Any, ...]]"]
 
 
 class KernelError(Exception):
@@ -114,16 +119,25 @@ class SyncTimer:
         """True when this run times kernels (``--gpuperf``), False for correctness only."""
         return self._context.settings.enabled
 
-    def __call__(self, kernel: Callable[..., Any], *args: Any) -> Measurement:
-        """Run ``kernel(*args)``, check it against the marker's reference, time it."""
+    def __call__(
+        self, kernel: Callable[..., Any], *args: Any, restore_inputs: bool = False
+    ) -> Measurement:
+        """Run ``kernel(*args)``, check it against the marker's reference, time it.
+
+        Timed samples reuse the same inputs. For a kernel or reference that changes
+        its inputs in place, ``restore_inputs=True`` gives every sample fresh copies
+        of the original inputs (made by ``gpu_array``), outside the timed region, and
+        times one call per sample.
+        """
         if self._used:
             raise RuntimeError("cuda_sync_timer measures one kernel per test; split the test")
         self._used = True
         backend = self._handle.impl
         name = timing.describe_callable(kernel)
+        current = list(args)
 
         def call() -> object:
-            return backend.make_concrete(kernel(*args))
+            return backend.make_concrete(kernel(*current))
 
         side = timing.TimedCall(call, synchronize=backend.synchronize)
         if self.measuring:
@@ -139,25 +153,51 @@ class SyncTimer:
         if not self.measuring:
             return Measurement(result=result, timed=False, simulated=backend.simulated)
         reference_args = self._arrays.host_args(args)
-        measurement = self._measure(call, result, first_call_s, reference_args, reference_s)
-        gate = self._judge(measurement)
+        restore: Restore | None = None
+        if restore_inputs:
+
+            def restore_kernel() -> None:
+                current[:] = self._arrays.fresh_device_args(args)
+
+            restore = (restore_kernel, lambda: self._arrays.host_args(args))
         first = None
-        if gate is not None and gate.verdict is Verdict.REGRESSED:
-            # A suspected regression is measured once more, on freshly allocated inputs,
-            # before the verdict is final; both attempts are reported.
-            first = Attempt(measurement, gate)
-            fresh = self._arrays.fresh_args(args)
-
-            def call_fresh() -> object:
-                return backend.make_concrete(kernel(*fresh))
-
-            reference_args = self._arrays.host_args(fresh)
+        try:
             measurement = self._measure(
-                call_fresh, result, first_call_s, reference_args, reference_s
+                call, result, first_call_s, reference_args, reference_s, restore
             )
-            gate = _with_first_attempt(self._judge(measurement), first)
+            gate = self._judge(measurement)
+            if gate is not None and gate.verdict is Verdict.REGRESSED:
+                # A suspected regression is measured once more, on freshly allocated inputs
+                # that hold the original values, before the verdict is final.
+                first = Attempt(measurement, gate)
+                current[:] = self._arrays.fresh_device_args(args)
+                reference_args = self._arrays.host_args(args)
+                measurement = self._measure(
+                    call, result, first_call_s, reference_args, reference_s, restore
+                )
+                gate = _with_first_attempt(self._judge(measurement), first)
+        except timing.CallFailed as exc:
+            raise self._failed_while_timing(exc, name, restore_inputs) from exc.error
         self._report(name, reference_args, measurement, gate, first)
         return measurement
+
+    def _failed_while_timing(
+        self, exc: timing.CallFailed, name: str, restored: bool
+    ) -> KernelError:
+        """The error for a kernel or reference that raised in a timed sample, not at first."""
+        spec = self._spec
+        is_kernel = exc.side == "kernel"
+        who = name if is_kernel else timing.describe_callable(spec.reference if spec else None)
+        where = self._handle.name if is_kernel else "host"
+        hint = (
+            ""
+            if restored
+            else "; if it changes its own inputs, pass restore_inputs=True to cuda_sync_timer"
+        )
+        return KernelError(
+            f"{who} on {where} raised {type(exc.error).__name__}: {exc.error} "
+            f"(in timed sample {exc.sample}, after the first call had passed{hint})"
+        )
 
     def _refuse_lazy(self, result: Any, args: tuple[Any, ...], name: str) -> None:
         """Fail when the (first) result is still lazy: timing it would measure no work."""
@@ -228,8 +268,13 @@ class SyncTimer:
         first_call_s: float | None,
         reference_args: tuple[Any, ...],
         reference_s: float,
+        restore: Restore | None = None,
     ) -> Measurement:
-        """Measure, re-measuring once when other processes contend for the CPUs."""
+        """Measure, re-measuring once when other processes contend for the CPUs.
+
+        With ``restore`` (refresh the kernel's inputs, make fresh host inputs), every
+        sample of both sides starts from the original inputs.
+        """
         backend = self._handle.impl
         settings = self._context.settings
         spec = self._spec
@@ -241,17 +286,33 @@ class SyncTimer:
             max_time=spec.max_time if spec is not None and spec.max_time else settings.max_time,
             noise=settings.noise,
             cold_cache=flush is not None,
+            single_calls=restore is not None,
         )
         timer = None if backend.simulated else backend.device_timer()
         kernel_side = timing.TimedCall(
-            call, synchronize=backend.synchronize, device_timer=timer, flush=flush
+            call,
+            synchronize=backend.synchronize,
+            device_timer=timer,
+            flush=flush,
+            prepare=restore[0] if restore else None,
+            side="kernel",
         )
         reference = spec.reference if spec is not None else None
-        reference_side = (
-            None
-            if reference is None
-            else timing.TimedCall(functools.partial(reference, *reference_args))
-        )
+        reference_side = None
+        if reference is not None and restore is None:
+            reference_side = timing.TimedCall(
+                functools.partial(reference, *reference_args), side="reference"
+            )
+        elif reference is not None and restore is not None:
+            fresh = list(reference_args)
+            make_fresh = restore[1]
+
+            def refresh() -> None:
+                fresh[:] = make_fresh()
+
+            reference_side = timing.TimedCall(
+                lambda: reference(*fresh), prepare=refresh, side="reference"
+            )
         attempts = 0
         while True:
             attempts += 1
@@ -346,8 +407,8 @@ class SyncTimer:
                 dtypes=tuple(str(a.dtype) for a in arrays),
                 shapes=tuple(tuple(int(d) for d in a.shape) for a in arrays),
                 params=dict(context.params),
-                bytes_per_call=_amount(spec.bytes if spec else None, host_args),
-                flops_per_call=_amount(spec.flops if spec else None, host_args),
+                bytes_per_call=_amount(spec.bytes if spec else None, host_args, "bytes"),
+                flops_per_call=_amount(spec.flops if spec else None, host_args, "flops"),
                 sweep=spec.sweep if spec else None,
                 device=self._handle.device,
                 history=history,
@@ -375,11 +436,14 @@ def _with_first_attempt(gate: GateResult | None, first: Attempt) -> GateResult |
     return dataclasses.replace(gate, notes=(*gate.notes, note), message=message)
 
 
-def _amount(value: float | Callable[..., float] | None, host_args: tuple[Any, ...]) -> float | None:
-    """Resolve a bytes/flops declaration: a number, or a callable of the host inputs."""
-    if value is None:
-        return None
-    return float(value(*host_args)) if callable(value) else float(value)
+def _amount(
+    value: float | Callable[..., float] | None, host_args: tuple[Any, ...], key: str
+) -> float | None:
+    """Resolve a bytes/flops declaration; a bad callable fails the test naming the keyword."""
+    try:
+        return resolve_amount(value, host_args, key)
+    except MarkerError as exc:
+        raise pytest.fail.Exception(str(exc), pytrace=False) from None
 
 
 def _guarded(func: Callable[[], Any], name: str, backend: str) -> Any:

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from pytest_gpuperf.runner import TestRecord
 
 
+XDIST_SAVE_IGNORED = (
+    "--gpuperf-save ignored under pytest-xdist: nothing was measured, so nothing is saved; "
+    "run --gpuperf --gpuperf-save without -n"
+)
 XDIST_WARNING = (
     "WARNING: gpuperf timing is off under pytest-xdist (workers share the CPUs, so speedups "
     "would be noise); correctness is still checked. Run --gpuperf without -n to measure."
@@ -42,16 +46,22 @@ class GpuperfSession:
         self.machine_info: dict[str, object] = {}
         self.fingerprint = ""
         self.versions: dict[str, str] = {}
+        #: Outputs asked for that could not be written; any of them fails the run.
+        self.write_failures: list[str] = []
         self._registry: BackendRegistry | None = None
         self.timing_enabled = not _under_xdist(config)
         if not self.timing_enabled and not hasattr(config, "workerinput"):
             # A terminal line, not a Python warning: filterwarnings=error would make it a crash.
             self.notes.append(XDIST_WARNING)
+            if settings.save:
+                self.notes.append(XDIST_SAVE_IGNORED)
 
     def start(self, registry: BackendRegistry) -> None:
         """Load the baselines (a damaged file stops the run) and read the machine facts."""
         try:
-            self.baselines = store.load_baselines(self.settings.baseline_path)
+            self.baselines = store.load_baselines(
+                self.settings.baseline_path, self.settings.baseline_source
+            )
         except store.BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
         self.machine_info = machine.machine_info(gpu_info(registry, self.settings.backends))
@@ -96,7 +106,11 @@ class GpuperfSession:
         return report
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """Save baselines when asked, and write the JSON and Markdown reports."""
+        """Save baselines when asked, and write the JSON and Markdown reports.
+
+        An output that can't be written fails the run (exit status 1, like a failed
+        test), so a CI job that saves or publishes does not go green with nothing written.
+        """
         if any(r.bytes_per_call is not None or r.flops_per_call is not None for r in self.records):
             from pytest_gpuperf.throughput import attach_throughput
 
@@ -105,17 +119,41 @@ class GpuperfSession:
             self._save()
         plot_dir = self.settings.plot_dir if self.timing_enabled else None
         if self.settings.json_path is not None or plot_dir is not None:
-            from pytest_gpuperf.report_json import build_report, write_json
+            from pytest_gpuperf.report_json import build_report
 
             report = build_report(self)  # once: it reads git and every sample
             if self.settings.json_path is not None:
-                write_json(self.settings.json_path, report)
+                self._write_json(report)
             if plot_dir is not None:
                 self._plot(report, plot_dir)
         if not hasattr(self.config, "workerinput"):
             from pytest_gpuperf.markdown import publish
 
-            self.notes.extend(publish(self, self.settings.markdown_path))
+            problems, failed = publish(self, self.settings.markdown_path)
+            self.notes.extend(problems)
+            if failed:
+                self.write_failures.append("the Markdown report")
+        if self.write_failures and session.exitstatus in (
+            pytest.ExitCode.OK,
+            pytest.ExitCode.NO_TESTS_COLLECTED,
+        ):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            self.notes.append(
+                f"exit status {int(pytest.ExitCode.TESTS_FAILED)}: "
+                f"{' and '.join(self.write_failures)} could not be written (see above)"
+            )
+
+    def _write_json(self, report: dict[str, Any]) -> None:
+        """Write the JSON report; a failure becomes a note and fails the run."""
+        from pytest_gpuperf.atomic import WriteError
+        from pytest_gpuperf.report_json import write_json
+
+        assert self.settings.json_path is not None
+        try:
+            write_json(self.settings.json_path, report)
+        except WriteError as exc:
+            self.notes.append(f"JSON report NOT written: {exc}")
+            self.write_failures.append("the JSON report")
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """Print the table of measured tests."""
@@ -211,6 +249,7 @@ class GpuperfSession:
                 )
             except store.BaselineError as exc:
                 self.notes.append(f"baselines NOT saved: {exc}")
+                self.write_failures.append("the baselines")
                 return
         saved = sum(len(v) for v in entries.values())
         self.notes.append(

@@ -37,6 +37,16 @@ def now_ns() -> int:
     return host_clock_ns()
 
 
+class CallFailed(Exception):
+    """A call raised while being timed; names the side and the sample it failed in."""
+
+    def __init__(self, side: str, sample: int, error: Exception) -> None:
+        super().__init__(f"{side} raised {type(error).__name__} in timed sample {sample}")
+        self.side = side
+        self.sample = sample
+        self.error = error
+
+
 @final
 @dataclass(frozen=True)
 class TimerConfig:
@@ -50,6 +60,8 @@ class TimerConfig:
     min_sample_time: float = 2e-4
     max_batch: int = 10_000
     cold_cache: bool = False
+    #: One call per sample, e.g. when inputs are restored before every sample.
+    single_calls: bool = False
 
 
 @final
@@ -63,11 +75,16 @@ class TimedCall:
         synchronize: Callable[[], None] | None = None,
         device_timer: DeviceTimer | None = None,
         flush: Callable[[], None] | None = None,
+        prepare: Callable[[], None] | None = None,
+        side: str = "call",
     ) -> None:
         self.call = call
         self._synchronize = synchronize
         self._device_timer = device_timer
         self._flush = flush
+        self._prepare = prepare
+        self.side = side
+        self.samples_taken = 0
 
     def first_call(self) -> tuple[object, float]:
         """Run once, synchronized, and return the result and its wall time in seconds."""
@@ -78,15 +95,25 @@ class TimedCall:
         return result, (now_ns() - start) * _NS
 
     def sample(self, batch: int) -> tuple[float, float | None]:
-        """Time ``batch`` back-to-back calls; return per-call wall and device ns."""
+        """Time ``batch`` back-to-back calls; return per-call wall and device ns.
+
+        ``prepare`` (restoring inputs) and ``flush`` run before the clock starts. A
+        call that raises becomes :class:`CallFailed`, naming this side and the sample.
+        """
+        self.samples_taken += 1
+        if self._prepare is not None:
+            self._prepare()
         if self._flush is not None:
             self._flush()
         call, timer, clock = self.call, self._device_timer, host_clock_ns
         if timer is not None:
             timer.start()
         start = clock()
-        for _ in range(batch):
-            call()
+        try:
+            for _ in range(batch):
+                call()
+        except Exception as exc:  # outside the loop: costs nothing per call
+            raise CallFailed(self.side, self.samples_taken, exc) from exc
         device = timer.stop() / batch if timer is not None else None
         if self._synchronize is not None:
             self._synchronize()
@@ -171,7 +198,7 @@ def _calibrate(side: TimedCall, config: TimerConfig, estimate_s: float) -> tuple
             per_call = min(per_call, wall * _NS)
             if now_ns() >= deadline:
                 break
-    if config.cold_cache:
+    if config.cold_cache or config.single_calls:
         return 1, per_call
     batch = math.ceil(config.min_sample_time / max(per_call, 1e-9))
     return max(1, min(batch, config.max_batch)), per_call

@@ -5,6 +5,8 @@ A plain module: no pytest, so the console script can validate its arguments alik
 
 from __future__ import annotations
 
+from pytest_gpuperf.text import short_repr
+
 
 def parse_fraction(value: str | float, name: str, source: str, *, upper: float = 1.0) -> float:
     """Parse ``10%`` or ``0.1`` into 0.1; ValueError names ``name``, the value and ``source``."""
@@ -16,7 +18,7 @@ def parse_fraction(value: str | float, name: str, source: str, *, upper: float =
     if not 0.0 <= fraction <= upper:
         raise ValueError(
             f"{name} must be a fraction between 0 and {upper:g} written as 10% or 0.1; "
-            f"got {value!r} ({source})"
+            f"got {short_repr(value)} ({source})"
         )
     return fraction
 

@@ -620,3 +620,108 @@ def test_optional_fields_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "b.json"
     save_baselines(path, "fp", MACHINE, {"t": {"numba": entry}})
     assert load_baselines(path).lookup("fp", "t", "numba") == entry
+
+
+# --- hostile files, locks, symlinks and the .gitignore ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested deeper than the 64-level limit"),
+        ('{"a":' * 70 + "1" + "}" * 70, "nested deeper than the 64-level limit"),
+    ],
+    ids=["100k-brackets", "70-objects"],
+)
+def test_too_deep_file_is_an_error_naming_it(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "baselines.json"
+    path.write_text(text)
+    with pytest.raises(BaselineError, match=re.escape(f"{path}: {expected}")):
+        load_baselines(path)
+    assert path.read_text() == text
+
+
+def test_too_large_file_names_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(baseline, "MAX_BYTES", 2**20)
+    path = tmp_path / "baselines.json"
+    path.write_text(" " * (2**20 + 1))
+    with pytest.raises(BaselineError, match=r"larger than the 1 MiB limit for this file"):
+        load_baselines(path)
+
+
+def test_read_errors_say_where_the_path_came_from(tmp_path: Path) -> None:
+    with pytest.raises(BaselineError) as info:
+        load_baselines(tmp_path, "--gpuperf-baseline")
+    assert str(info.value) == (
+        f"{tmp_path}: is a directory, not a file (from --gpuperf-baseline); point "
+        f"--gpuperf-baseline at a baseline file, e.g. {tmp_path / 'baselines.json'}"
+    )
+    test_file = tmp_path / "test_x.py"
+    test_file.write_text("def test_x():\n    pass\n")
+    with pytest.raises(BaselineError, match=r"check that --gpuperf-baseline names your baseline"):
+        load_baselines(test_file, "--gpuperf-baseline")
+
+
+def test_permission_error_says_to_fix_permissions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "baselines.json"
+    path.write_text("{}")
+
+    def denied(*args: object, **kwargs: object) -> object:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "open", denied)
+    with pytest.raises(BaselineError, match=r"permission denied .*chmod u\+rw") as info:
+        load_baselines(path, "gpuperf_baseline in tox.ini")
+    assert "restore it" not in str(info.value)
+
+
+def test_lock_that_cannot_be_opened_is_a_clear_error(
+    saved: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = saved.read_bytes()
+
+    def denied(self: object, *args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", f"{saved}.lock")
+
+    monkeypatch.setattr(filelock.FileLock, "acquire", denied)
+    with pytest.raises(BaselineError, match=r"cannot create or open the lock file .*writable"):
+        save_baselines(saved, "fp-a", MACHINE, {"t": {"numba": make_entry()}})
+    with pytest.raises(BaselineError, match=r"cannot create or open the lock file"):
+        prune_machine(saved, "fp-a")
+    assert saved.read_bytes() == before
+
+
+def test_symlinked_baseline_file_is_saved_through_the_link(tmp_path: Path) -> None:
+    real = tmp_path / "store" / "baselines.json"
+    real.parent.mkdir()
+    save_baselines(real, "fp", MACHINE, {"t1": {"numba": make_entry()}})
+    link = tmp_path / "baselines.json"
+    link.symlink_to(real)
+    save_baselines(link, "fp", MACHINE, {"t2": {"numba": make_entry()}})
+    assert link.is_symlink()
+    assert set(load_baselines(real).machines["fp"]["tests"]) == {"t1", "t2"}  # type: ignore[arg-type]
+    assert listing(real.parent) == ["baselines.json", "baselines.json.lock"]
+    assert listing(tmp_path) == ["baselines.json", "store"]
+
+
+def test_gitignore_is_written_once_into_dot_gpuperf(tmp_path: Path) -> None:
+    path = tmp_path / ".gpuperf" / "baselines.json"
+    save_baselines(path, "fp", MACHINE, {"t": {"numba": make_entry()}})
+    ignore = (path.parent / ".gitignore").read_text()
+    assert ignore == baseline.GITIGNORE
+    assert {"*.lock", ".*.tmp"} <= set(ignore.splitlines())
+    (path.parent / ".gitignore").write_text("mine\n")
+    save_baselines(path, "fp", MACHINE, {"t": {"numba": make_entry()}})
+    assert (path.parent / ".gitignore").read_text() == "mine\n"
+
+
+def test_no_gitignore_outside_a_dot_gpuperf_folder(tmp_path: Path) -> None:
+    save_baselines(tmp_path / "baselines.json", "fp", MACHINE, {"t": {"numba": make_entry()}})
+    assert not (tmp_path / ".gitignore").exists()
+
+
+def test_directory_prune_says_directory(tmp_path: Path) -> None:
+    with pytest.raises(BaselineError, match=r"is a directory, not a baseline file"):
+        prune_machine(tmp_path, "fp")

@@ -561,6 +561,7 @@ def test_xdist_turns_timing_off_with_one_warning(project: pytest.Pytester) -> No
     ]
     result.stdout.no_fnmatch_line("*5x*")
     result.stdout.no_fnmatch_line("*saved * baseline*")
+    result.stdout.fnmatch_lines(["--gpuperf-save ignored under pytest-xdist: nothing was*"])
     assert not baseline_file(project).exists()
 
 

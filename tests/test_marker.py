@@ -94,7 +94,7 @@ def test_unknown_keyword_is_named_with_the_known_ones() -> None:
     assert str(info.value) == (
         "gpuperf got unknown keyword 'rtool'; known keywords: reference, output, rtol, atol, "
         "check_dtype, compare, min_speedup, tolerance, max_time, flush_l2, bytes, flops, sweep, "
-        "gate"
+        "gate, backends"
     )
 
 
@@ -124,7 +124,7 @@ BAD_ARGUMENTS: list[tuple[dict[str, Any], str]] = [
     (
         {"max_time": 0},
         "gpuperf(max_time=...) must be a positive number of seconds with optional ms, s or m "
-        "suffix (e.g. 1s or 500ms); got 0 (from marker)",
+        "suffix (e.g. 1s or 500ms), at most 86400 s (one day); got 0 (from marker)",
     ),
     ({"max_time": "1h"}, "gpuperf(max_time=...) must be a positive number * got '1h' *"),
     ({"reference": "numpy.add"}, "gpuperf(reference=...) must be a callable; got 'numpy.add'"),
@@ -145,17 +145,30 @@ BAD_ARGUMENTS: list[tuple[dict[str, Any], str]] = [
     ),
     ({"sweep": 1024}, "gpuperf(sweep=...) must name the size parameter* got 1024"),
     ({"sweep": ""}, "gpuperf(sweep=...) must name the size parameter* got ''"),
+    ({"rtol": float("inf")}, "gpuperf(rtol=...) must be a finite number >= 0; got inf"),
+    ({"atol": float("inf")}, "gpuperf(atol=...) must be a finite number >= 0; got inf"),
+    ({"bytes": float("inf")}, "gpuperf(bytes=...) must be a finite number >= 0; got inf"),
+    ({"max_time": "1" * 400}, "gpuperf(max_time=...) must be a positive number * got '111*"),
+    ({"backends": "numpy"}, "gpuperf(backends=...) must be a list of backend names, *"),
+    ({"backends": ()}, "gpuperf(backends=...) must be a list of backend names, * got ()"),
+    ({"backends": ["numpy", 3]}, "gpuperf(backends=...) must be a list * got ['numpy', 3]"),
+    (
+        {"backends": ("numpy", "numpy")},
+        "gpuperf(backends=...) names 'numpy' twice; got ('numpy', 'numpy')",
+    ),
+    ({"compare": list(range(1000))}, "gpuperf(compare=...) must be a callable; got [0, 1, *]"),
 ]
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     BAD_ARGUMENTS,
-    ids=[",".join(f"{k}={v!r}" for k, v in kwargs.items()) for kwargs, _ in BAD_ARGUMENTS],
+    ids=[",".join(f"{k}={v!r}" for k, v in kwargs.items())[:40] for kwargs, _ in BAD_ARGUMENTS],
 )
 def test_bad_argument_names_the_keyword_and_value(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(MarkerError) as info:
         parse_marker(mark(**kwargs))
+    assert len(str(info.value)) < 400  # a huge bad value is shortened
     assert re.fullmatch(re.escape(message).replace(r"\*", ".*"), str(info.value)), str(info.value)
 
 

@@ -86,7 +86,7 @@ def test_parse_duration_accepts(value: str | float, seconds: float) -> None:
 def test_parse_duration_rejects(value: str) -> None:
     expected = (
         "gpuperf_max_time must be a positive number of seconds with optional ms, s or m suffix "
-        f"(e.g. 1s or 500ms); got {value!r} (from config file)"
+        f"(e.g. 1s or 500ms), at most 86400 s (one day); got {value!r} (from config file)"
     )
     with pytest.raises(pytest.UsageError, match=f"^{re.escape(expected)}$"):
         parse_duration(value, "gpuperf_max_time", "from config file")

@@ -111,7 +111,8 @@ def test_default_is_every_registered_backend(pytester: pytest.Pytester) -> None:
             ["--gpuperf-max-time=0"],
             None,
             "ERROR: --gpuperf-max-time must be a positive number of seconds with optional ms, "
-            "s or m suffix (e.g. 1s or 500ms); got '0' (from command line)",
+            "s or m suffix (e.g. 1s or 500ms), at most 86400 s (one day); "
+            "got '0' (from command line)",
             id="max-time-zero",
         ),
         pytest.param(
@@ -173,7 +174,8 @@ def test_markers_lists_gpuperf_with_its_signature(pytester: pytest.Pytester) -> 
         [
             "@pytest.mark.gpuperf(reference=None, output=None, rtol=None, atol=None, "
             "check_dtype=True, compare=None, min_speedup=None, tolerance=None, max_time=None, "
-            "flush_l2=None, bytes=None, flops=None, sweep=None, gate=None): check the kernel "
+            "flush_l2=None, bytes=None, flops=None, sweep=None, gate=None, backends=None): check "
+            "the kernel "
             "timed by cuda_sync_timer against reference(*host_inputs)*"
         ]
     )

@@ -32,7 +32,7 @@ def test_add2(backend, gpu_array, cuda_sync_timer, size):
     cuda_sync_timer(kernel, a, out)
 
 
-@pytest.mark.gpuperf(reference=add2_numpy, output=-1, bytes=_bytes_moved)
+@pytest.mark.gpuperf(reference=add2_numpy, output=-1, bytes=_bytes_moved, backends=("numba",))
 def test_add2_parallel(backend, gpu_array, cuda_sync_timer, size):
     kernel = backend.select(numba=add2_numba_parallel)
     a = gpu_array.random(size("add2"), "float32", seed=1)

@@ -25,7 +25,7 @@ def test_pi(backend, cuda_sync_timer, size):
     cuda_sync_timer(kernel, n_batches, per_batch, SEED)
 
 
-@pytest.mark.gpuperf(reference=pi_numpy, compare=PI_CHECK)
+@pytest.mark.gpuperf(reference=pi_numpy, compare=PI_CHECK, backends=("numba",))
 def test_pi_parallel(backend, cuda_sync_timer, size):
     kernel = backend.select(numba=pi_numba_parallel)
     n_batches, per_batch = size("pi")

@@ -26,7 +26,7 @@ def test_normalize_rows(backend, gpu_array, cuda_sync_timer, size):
     cuda_sync_timer(kernel, a)
 
 
-@pytest.mark.gpuperf(reference=normalize_rows_numpy, rtol=2e-5)
+@pytest.mark.gpuperf(reference=normalize_rows_numpy, rtol=2e-5, backends=("numba",))
 def test_normalize_rows_parallel(backend, gpu_array, cuda_sync_timer, size):
     kernel = backend.select(numba=normalize_rows_numba_parallel)
     a = gpu_array.random(size("rows"), "float32", seed=6)

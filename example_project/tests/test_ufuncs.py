@@ -41,7 +41,7 @@ def test_gaussian(backend, gpu_array, cuda_sync_timer, size):
     cuda_sync_timer(kernel, x, MU, SIGMA)
 
 
-@pytest.mark.gpuperf(reference=ufuncs.gaussian_numpy)
+@pytest.mark.gpuperf(reference=ufuncs.gaussian_numpy, backends=("numba",))
 def test_gaussian_parallel(backend, gpu_array, cuda_sync_timer, size):
     kernel = backend.select(numba=ufuncs.gaussian_numba_parallel)
     x = gpu_array.random(size("gaussian"), "float32", seed=3)

@@ -1,0 +1,46 @@
+"""Text for terminals and messages: control characters escaped, long values shortened.
+
+A plain module: no pytest, no numpy. Everything that prints a value from a file or
+from user input goes through :func:`printable` or :func:`short_repr`.
+"""
+
+from __future__ import annotations
+
+import reprlib
+
+#: Longest repr an error message embeds; the rest is elided with ``...``.
+MAX_REPR = 200
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = MAX_REPR
+_REPR.maxother = MAX_REPR
+_REPR.maxlong = 60
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 8
+_REPR.maxlevel = 4
+
+
+def short_repr(value: object, limit: int = MAX_REPR) -> str:
+    """``repr(value)``, shortened to about ``limit`` characters for an error message."""
+    text = _REPR.repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text
+
+
+def printable(text: str) -> str:
+    """``text`` with control and other non-printable characters escaped (``\\x1b``, ``\\u202e``).
+
+    Keys read from a baseline file or a run report are data, not terminal commands.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
