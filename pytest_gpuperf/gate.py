@@ -49,6 +49,7 @@ class GateInput:
     foreign_cpu: float | None = None
     contention_limit: float = 0.15
     fail_inconclusive: bool = False
+    throttled: bool = False
     reference_median_s: float | None = None
     versions: Mapping[str, str] = field(default_factory=dict)
     accept_command: str = "pytest --gpuperf --gpuperf-save"
@@ -94,6 +95,22 @@ def judge(gate: GateInput) -> GateResult:
         reason = (
             f"contended: other processes used {gate.foreign_cpu:.0%} of the CPUs, above the "
             f"{gate.contention_limit:.0%} limit; re-run on a quiet machine"
+        )
+        if not gate.fail_inconclusive:
+            return GateResult(Verdict.INCONCLUSIVE, reason=reason)
+        return GateResult(
+            Verdict.INCONCLUSIVE,
+            failed=True,
+            reason=reason,
+            message=(
+                f"{where}: speedup over {gate.reference_name} of {measured} is inconclusive "
+                f"({reason}); --gpuperf-fail-inconclusive turns this into a failure"
+            ),
+        )
+    if gate.throttled:
+        reason = (
+            "throttled: the GPU's SM clock stayed below 75% of its maximum; let it cool, "
+            "check its power limit or lock its clocks, then re-run"
         )
         if not gate.fail_inconclusive:
             return GateResult(Verdict.INCONCLUSIVE, reason=reason)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
 
 from pytest_gpuperf.options import parse_duration, parse_fraction
+from pytest_gpuperf.units import parse_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -16,8 +17,9 @@ if TYPE_CHECKING:
 MARKER_HELP = (
     "gpuperf(reference=None, output=None, rtol=None, atol=None, check_dtype=True, "
     "compare=None, min_speedup=None, tolerance=None, max_time=None, flush_l2=None, "
-    "bytes=None, flops=None, sweep=None): check the kernel timed by cuda_sync_timer "
-    "against reference(*host_inputs) and, under --gpuperf, gate its speedup over it"
+    "bytes=None, flops=None, sweep=None, max_memory=None): check the kernel timed by "
+    "cuda_sync_timer against reference(*host_inputs) and, under --gpuperf, gate its speedup "
+    "over it"
 )
 
 
@@ -43,6 +45,7 @@ class MarkerSpec:
     bytes: float | Callable[..., float] | None = None
     flops: float | Callable[..., float] | None = None
     sweep: str | None = None
+    max_memory: int | None = None
 
 
 _KEYWORDS = tuple(MarkerSpec.__dataclass_fields__)
@@ -91,6 +94,15 @@ def _duration(key: str, value: object) -> object:
         raise MarkerError(str(exc)) from None
 
 
+def _byte_count(key: str, value: object) -> object:
+    if value is None:
+        return None
+    try:
+        return parse_bytes(value, f"gpuperf({key}=...)", "from marker")
+    except ValueError as exc:
+        raise MarkerError(str(exc)) from None
+
+
 def _output(key: str, value: object) -> object:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
         raise MarkerError(
@@ -128,6 +140,7 @@ _VALIDATORS: dict[str, Callable[[str, object], object]] = {
     "bytes": _amount,
     "flops": _amount,
     "sweep": _name,
+    "max_memory": _byte_count,
 }
 
 

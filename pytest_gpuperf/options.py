@@ -42,6 +42,10 @@ DASK_ADDRESS_HELP = (
     "run the dask backend on the distributed scheduler at this address, as tcp://host:port "
     "or tls://host:port (default: dask's threaded scheduler in this process)"
 )
+MEMORY_TOLERANCE_HELP = (
+    "allowed growth of a test's peak memory against its baseline, as 10% or 0.1 "
+    "(default: off, peaks are reported but not gated)"
+)
 FAIL_INCONCLUSIVE_HELP = "fail tests whose measurement stayed contended (default: warn)"
 
 _SCHEDULER_ADDRESS = re.compile(
@@ -137,6 +141,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("gpuperf_fail_inconclusive", FAIL_INCONCLUSIVE_HELP, type="bool", default=False)
     parser.addini("gpuperf_markdown", MARKDOWN_HELP, default=None)
     parser.addini("gpuperf_plot", PLOT_HELP, default=None)
+    parser.addini("gpuperf_memory_tolerance", MEMORY_TOLERANCE_HELP, default=None)
 
 
 @final
@@ -158,6 +163,8 @@ class Settings:
     contention: float = 0.15
     fail_inconclusive: bool = False
     dask_address: str | None = None
+    #: None: memory peaks are reported, not gated (``gpuperf_memory_tolerance``).
+    memory_tolerance: float | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -193,6 +200,11 @@ class Settings:
                 "gpuperf_dask_address", "gpuperf_dask_address", parse_scheduler_address
             ),
         }
+        memory_tolerance = config.getini("gpuperf_memory_tolerance")
+        if memory_tolerance:
+            parsed["memory_tolerance"] = parse_fraction(
+                str(memory_tolerance), "gpuperf_memory_tolerance", "from config file", upper=100.0
+            )
         values.update({key: value for key, value in parsed.items() if value is not None})
         baseline = config.getoption("gpuperf_baseline") or config.getini("gpuperf_baseline")
         values["baseline_path"] = rootdir / (baseline or ".gpuperf/baselines.json")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
 import pytest
 
-from pytest_gpuperf import contention, timing
+from pytest_gpuperf import contention, memory, nvml, timing
 from pytest_gpuperf.backends.base import LazyResultError
 from pytest_gpuperf.compare import MismatchError, assert_matches
 from pytest_gpuperf.gate import GateInput, GateResult, judge
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from pytest_gpuperf.baseline import BaselineEntry
     from pytest_gpuperf.handle import BackendHandle
     from pytest_gpuperf.marker import MarkerSpec
+    from pytest_gpuperf.memory import MemoryPeaks
     from pytest_gpuperf.options import Settings
     from pytest_gpuperf.throughput import Throughput
 
@@ -124,9 +126,51 @@ class SyncTimer:
         if not self.measuring:
             return Measurement(result=result, timed=False, simulated=backend.simulated)
         reference_args = self._arrays.host_args(args)
-        measurement = self._measure(call, result, first_call_s, reference_args, reference_s)
-        self._report(name, reference_args, measurement)
+        measurement = self._measure(
+            call, lambda: kernel(*args), result, first_call_s, reference_args, reference_s
+        )
+        measurement = dataclasses.replace(measurement, memory=self._memory(call, name))
+        too_big = self._memory_failure(measurement)
+        try:
+            self._report(name, reference_args, measurement)
+        except pytest.fail.Exception as exc:
+            if too_big:  # report both failures, not only the speed one
+                raise pytest.fail.Exception(f"{exc.msg}\n{too_big}", pytrace=False) from None
+            raise
+        if too_big:
+            pytest.fail(too_big, pytrace=False)
         return measurement
+
+    def _memory(self, call: Callable[[], object], name: str) -> MemoryPeaks:
+        """Peak device and host memory of one more, untimed call."""
+        backend = self._handle.impl
+        probe = None
+        make_probe = getattr(backend, "memory_probe", None)
+        if callable(make_probe) and not backend.simulated:
+            try:
+                probe = make_probe()
+            except Exception:  # facts are optional; never fail a test over a probe
+                probe = None
+        peaks: MemoryPeaks = _guarded(
+            lambda: memory.measure_peaks(
+                call, probe, is_gpu=backend.is_gpu, simulated=backend.simulated
+            ),
+            name,
+            self._handle.name,
+        )
+        return peaks
+
+    def _memory_failure(self, measurement: Measurement) -> str | None:
+        """The ``max_memory`` failure message, when the peak is above the marker's cap."""
+        spec = self._spec
+        if spec is None or spec.max_memory is None or measurement.memory is None:
+            return None
+        return memory.max_memory_failure(
+            measurement.memory,
+            spec.max_memory,
+            is_gpu=self._handle.impl.is_gpu,
+            where=f"{self._context.nodeid} on {self._handle.name}",
+        )
 
     def _refuse_lazy(self, result: Any, args: tuple[Any, ...], name: str) -> None:
         """Fail when the (first) result is still lazy: timing it would measure no work."""
@@ -193,12 +237,17 @@ class SyncTimer:
     def _measure(
         self,
         call: Callable[[], object],
+        launch: Callable[[], object],
         result: Any,
         first_call_s: float | None,
         reference_args: tuple[Any, ...],
         reference_s: float,
     ) -> Measurement:
-        """Measure, re-measuring once when other processes contend for the CPUs."""
+        """Measure, re-measuring once when other processes contend or the GPU throttles.
+
+        ``call`` is the kernel call that waits for its result; ``launch`` only
+        queues it, for the CUDA-event part of each sample.
+        """
         backend = self._handle.impl
         settings = self._context.settings
         spec = self._spec
@@ -212,8 +261,17 @@ class SyncTimer:
             cold_cache=flush is not None,
         )
         timer = None if backend.simulated else backend.device_timer()
+        watch = None
+        if timer is not None and backend.is_gpu:
+            pci_bus_id = getattr(backend, "pci_bus_id", None)
+            watch = nvml.watch(pci_bus_id() if callable(pci_bus_id) else None)
         kernel_side = timing.TimedCall(
-            call, synchronize=backend.synchronize, device_timer=timer, flush=flush
+            call,
+            synchronize=backend.synchronize,
+            device_timer=timer,
+            flush=flush,
+            launch=launch,
+            watch=watch.sample_throttled if watch is not None else None,
         )
         reference = spec.reference if spec is not None else None
         reference_side = (
@@ -224,6 +282,8 @@ class SyncTimer:
         attempts = 0
         while True:
             attempts += 1
+            if watch is not None:
+                watch.begin()
             monitor = contention.CpuMonitor()
             monitor.start()
             if reference_side is None:
@@ -236,8 +296,10 @@ class SyncTimer:
                 )
                 kernel, note = paired.kernel, paired.budget_note
             foreign = monitor.stop()
+            clocks = watch.end() if watch is not None else None
             contended = foreign is not None and foreign > settings.contention
-            if not contended or attempts >= 2 or backend.simulated:
+            throttled = clocks is not None and clocks.throttled
+            if not (contended or throttled) or attempts >= 2 or backend.simulated:
                 break
         return Measurement(
             result=result,
@@ -252,6 +314,7 @@ class SyncTimer:
             foreign_cpu=foreign,
             budget_note=note,
             attempts=attempts,
+            clocks=clocks,
         )
 
     def _report(self, name: str, host_args: tuple[Any, ...], measurement: Measurement) -> None:
@@ -277,6 +340,7 @@ class SyncTimer:
                     foreign_cpu=measurement.foreign_cpu,
                     contention_limit=context.settings.contention,
                     fail_inconclusive=context.settings.fail_inconclusive,
+                    throttled=measurement.throttled,
                     reference_median_s=measurement.reference_median,
                     versions=context.versions,
                     accept_command=f"pytest --gpuperf --gpuperf-save '{context.nodeid}'",
