@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_gpuperf.gpu_report import gpu_json
+
 if TYPE_CHECKING:
     from pytest_gpuperf.backends.registry import BackendRegistry
     from pytest_gpuperf.runner import TestRecord
@@ -64,6 +66,7 @@ def benchmark_entry(record: TestRecord) -> dict[str, Any] | None:
         "throughput": record.throughput.as_dict() if record.throughput else None,
         "device_times_s": [ns * 1e-9 for ns in m.kernel.device_ns] if m.kernel.device_ns else None,
     }
+    gpuperf.update(gpu_json(m))
     if m.speedup is not None:
         gpuperf["speedup"] = {
             "value": m.speedup.value,
