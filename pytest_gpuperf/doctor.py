@@ -17,36 +17,15 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-import statistics
-import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
-from pytest_gpuperf import machine, nvml
+from pytest_gpuperf import event_check, machine, nvml
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from pytest_gpuperf.backends.base import DeviceTimer
+    pass
 
 GPU_INSTALL = "pip install 'pytest-gpuperf[cuda12]'"
-#: Length of the spin kernel that checks CUDA events, in seconds.
-SPIN_S = 0.02
-#: Events may read this much shorter than the spin (globaltimer granularity) ...
-EVENT_LOW = 0.9
-#: ... or this much longer than the wall clock that brackets them.
-EVENT_OVER_WALL = 1.05
-
-#: CUDA C for CuPy: spin on the global nanosecond timer for ``ns`` nanoseconds.
-SPIN_SOURCE = r"""
-extern "C" __global__ void gpuperf_spin(unsigned long long ns) {
-    unsigned long long start, now;
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
-    do {
-        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
-    } while (now - start < ns);
-}
-"""
 
 
 @final
@@ -267,73 +246,16 @@ def device_facts() -> list[dict[str, Any]]:
     return devices
 
 
-def check_event_timing(
-    launch: Callable[[], object],
-    synchronize: Callable[[], None],
-    timer: DeviceTimer,
-    *,
-    expected_s: float | None,
-    clock: Callable[[], int] = time.perf_counter_ns,
-    repeats: int = 3,
-) -> Check:
-    """Time a kernel of known length with events and the wall clock; broken when they disagree.
-
-    ``expected_s`` is the kernel's own length (None when it is not known exactly).
-    Events must read at least 90% of it, and no more than 5% over the wall time
-    that brackets them.
-    """
-    launch()  # compile and warm up
-    synchronize()
-    pairs = []
-    for _ in range(repeats):
-        start = clock()
-        timer.start()
-        launch()
-        event_ns = timer.stop()
-        pairs.append((event_ns * 1e-9, (clock() - start) * 1e-9))
-    event = statistics.median(p[0] for p in pairs)
-    wall = statistics.median(p[1] for p in pairs)
-    detail = f"events {event * 1e3:.3f} ms, wall {wall * 1e3:.3f} ms"
-    if expected_s is not None:
-        detail += f" for a {expected_s * 1e3:g} ms spin"
-    if event <= 0 or (expected_s is not None and event < EVENT_LOW * expected_s):
-        return Check(
-            "event timing",
-            "broken",
-            f"{detail}: the events read too short",
-            "CUDA events do not time the kernel; check the driver and the library",
-        )
-    if event > EVENT_OVER_WALL * wall:
-        return Check(
-            "event timing",
-            "broken",
-            f"{detail}: the events read longer than the wall",
-            "CUDA events do not time the kernel; check the driver and the library",
-        )
-    return Check("event timing", "ok", detail)
-
-
-def _cupy_spin() -> tuple[Callable[[], object], Callable[[], None], DeviceTimer]:
-    import cupy
-
-    from pytest_gpuperf.backends.cupy_backend import CupyBackend
-
-    kernel = cupy.RawKernel(SPIN_SOURCE, "gpuperf_spin")
-    ns = cupy.uint64(int(SPIN_S * 1e9))
-    backend = CupyBackend()
-    timer = backend.device_timer()
-    assert timer is not None
-    return (lambda: kernel((1,), (1,), (ns,))), backend.synchronize, timer
-
-
 def event_timing_check(report: Report) -> Check:
     """Run the spin kernel on CuPy when it has a device (CUDA C through NVRTC)."""
     cupy = next((c for c in report.backends if c.name == "cupy"), None)
     if cupy is None or cupy.status != "ok":
         return Check("event timing", "unavailable", "no CUDA device for CuPy to run the check on")
     try:
-        launch, synchronize, timer = _cupy_spin()
-        return check_event_timing(launch, synchronize, timer, expected_s=SPIN_S)
+        launch, synchronize, timer = event_check.cupy_spin()
+        ok, detail = event_check.check_event_timing(
+            launch, synchronize, timer, expected_s=event_check.SPIN_S
+        )
     except Exception as exc:
         return Check(
             "event timing",
@@ -341,6 +263,10 @@ def event_timing_check(report: Report) -> Check:
             f"the spin kernel failed ({_error(exc)})",
             "CuPy cannot compile or run kernels: pip install 'cupy-cuda12x[ctk]'",
         )
+    if ok:
+        return Check("event timing", "ok", detail)
+    fix = "CUDA events do not time the kernel; check the driver and the library"
+    return Check("event timing", "broken", detail, fix)
 
 
 def simulator_check() -> Check:

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from pytest_gpuperf import doctor
+from pytest_gpuperf import doctor, event_check
 from pytest_gpuperf.cli import main
-from pytest_gpuperf.doctor import Check, check_event_timing
+from pytest_gpuperf.doctor import Check
+from pytest_gpuperf.event_check import check_event_timing
 
 
 def run_doctor(*args: str, simulator: bool = False) -> tuple[int, str]:
@@ -135,34 +136,48 @@ class FakeEvents:
 
 
 @pytest.mark.parametrize(
-    ("event_ns", "wall_ns", "status", "says"),
+    ("event_ns", "wall_ns", "agree", "says"),
     [
-        (20_100_000, 20_300_000, "ok", "events 20.100 ms, wall 20.300 ms for a 20 ms spin"),
-        (1_000, 20_300_000, "broken", "the events read too short"),
-        (0, 20_300_000, "broken", "the events read too short"),
-        (30_000_000, 20_300_000, "broken", "the events read longer than the wall"),
+        (20_100_000, 20_300_000, True, "events 20.100 ms, wall 20.300 ms for a 20 ms spin"),
+        (1_000, 20_300_000, False, "the events read too short"),
+        (0, 20_300_000, False, "the events read too short"),
+        (30_000_000, 20_300_000, False, "the events read longer than the wall"),
     ],
 )
-def test_check_event_timing(event_ns: int, wall_ns: int, status: str, says: str) -> None:
+def test_check_event_timing(event_ns: int, wall_ns: int, agree: bool, says: str) -> None:
     clock = FakeClock()
     launches: list[int] = []
-    check = check_event_timing(
+    ok, detail = check_event_timing(
         lambda: launches.append(clock.now),
         lambda: None,
         FakeEvents(clock, event_ns, wall_ns),
         expected_s=0.02,
         clock=clock,
     )
-    assert check.status == status
-    assert says in check.detail
+    assert ok is agree
+    assert says in detail
     assert len(launches) == 4  # a warm-up launch, then three timed
+
+
+def test_events_that_disagree_are_broken(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    spin = (lambda: None, lambda: None, FakeEvents(clock, 1_000, 20_000_000))  # 1 us of 20 ms
+    monkeypatch.setattr(event_check, "cupy_spin", lambda: spin)
+    monkeypatch.setattr(event_check.time, "perf_counter_ns", clock)
+    monkeypatch.setattr(
+        event_check.check_event_timing, "__kwdefaults__", {"clock": clock, "repeats": 3}
+    )
+    check = doctor.event_timing_check(doctor.Report(backends=[Check("cupy", "ok", "")]))
+    assert check.status == "broken"
+    assert "the events read too short" in check.detail
+    assert check.fix.startswith("CUDA events do not time the kernel")
 
 
 def test_event_check_failure_is_broken(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_nvrtc() -> None:
         raise RuntimeError("nvrtc: libnvrtc.so.12 not found")
 
-    monkeypatch.setattr(doctor, "_cupy_spin", no_nvrtc)
+    monkeypatch.setattr(event_check, "cupy_spin", no_nvrtc)
     report = doctor.Report(backends=[Check("cupy", "ok", "")])
     check = doctor.event_timing_check(report)
     assert check.status == "broken"
