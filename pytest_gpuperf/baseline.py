@@ -77,7 +77,13 @@ _FIELD_TYPES: dict[str, tuple[Callable[[object], bool], str]] = {
     ),
     "timestamp": (lambda v: isinstance(v, str), "an ISO 8601 string"),
 }
+#: Peak memory of one call (bytes), added with the memory report; null where not measured.
+_OPTIONAL_COUNTS = ("device_peak_bytes", "host_peak_bytes")
 _OPTIONAL_TYPES: dict[str, tuple[Callable[[object], bool], str]] = {
+    **{
+        name: (lambda v: v is None or (_is_int(v) and cast("int", v) >= 0), "null or a count >= 0")
+        for name in _OPTIONAL_COUNTS
+    },
     **{
         name: (lambda v: v is None or _is_number(v), "null or a number")
         for name in _OPTIONAL_POSITIVE
@@ -96,7 +102,8 @@ class BaselineEntry:
     """One accepted run: a backend's speedup over the reference for one test, and its times.
 
     The spreads are interquartile ranges of the per-call times; the device median is
-    the CUDA-event median where the backend has one; the commit is git's, when known.
+    the CUDA-event median where the backend has one; the commit is git's, when known;
+    the peaks are the memory one call used at its highest (device and host).
     """
 
     speedup: float
@@ -114,6 +121,8 @@ class BaselineEntry:
     reference_iqr_s: float | None = None
     kernel_device_median_s: float | None = None
     commit: str | None = None
+    device_peak_bytes: int | None = None
+    host_peak_bytes: int | None = None
 
     def __post_init__(self) -> None:
         # Copy the containers so a caller's later mutation can't reach the frozen entry.

@@ -1,4 +1,4 @@
-"""The ``gpuperf`` command: show, compare, accept, plot and prune baselines and run reports.
+"""The ``gpuperf`` command: baselines and run reports (show, compare, accept, plot, prune), doctor.
 
 Never imports pytest; matplotlib loads only for ``gpuperf plot``. Every bad file
 or argument ends with a message on stderr that names it and the fix, and exit 2.
@@ -302,6 +302,21 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
+    """Print what this machine can time; exit 1 when something is broken."""
+    import json
+
+    from pytest_gpuperf.doctor import diagnose, render
+
+    report = diagnose()
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, sort_keys=True), file=out)
+    else:
+        for line in render(report):
+            print(line, file=out)
+    return 1 if report.broken else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``gpuperf`` argument parser and its subcommands."""
     parser = argparse.ArgumentParser(
@@ -386,6 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline", default=str(DEFAULT_BASELINE), metavar="PATH", help=baseline_help
     )
     prune.set_defaults(func=cmd_prune)
+
+    doctor = sub.add_parser(
+        "doctor", help="check backends, versions, devices, NVML and CUDA events; exit 1 if broken"
+    )
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    doctor.set_defaults(func=cmd_doctor)
     return parser
 
 

@@ -70,6 +70,7 @@ class GateInput:
     foreign_cpu: float | None = None
     contention_limit: float = 0.15
     fail_inconclusive: bool = False
+    throttled: bool = False
     reference_median_s: float | None = None
     kernel_median_s: float | None = None
     kernel_time: RatioEstimate | None = None
@@ -169,6 +170,17 @@ def judge(gate: GateInput) -> GateResult:
             else "the measurement"
         )
         return _inconclusive(gate, reason, f"{where}: {what} is inconclusive", contended=True)
+    if gate.throttled:
+        reason = (
+            "throttled: the GPU's SM clock stayed below 75% of its maximum; let it cool, "
+            "check its power limit or lock its clocks, then re-run"
+        )
+        what = (
+            f"speedup over {gate.reference_name} of {_estimate(gate.speedup)}"
+            if gate.speedup is not None
+            else "the measurement"
+        )
+        return _inconclusive(gate, reason, f"{where}: {what} is inconclusive")
     speed_up = gate.speedup
     if gate.min_speedup is not None and speed_up is not None and speed_up.high < gate.min_speedup:
         measured = _estimate(speed_up)

@@ -11,6 +11,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from pytest_gpuperf.atomic import WriteError, write_atomic
+from pytest_gpuperf.gpu_report import (
+    GATE_TIME_NOTE,
+    GPU_TIME_HEADER,
+    MEMORY_HEADER,
+    gpu_time_cells,
+    gpu_time_rows,
+    memory_cells,
+    memory_notes,
+    memory_rows,
+)
 from pytest_gpuperf.summary import RecordSource, summary_rows
 from pytest_gpuperf.sweep import benchmark_items, describe_crossover, describe_points, sweep_series
 from pytest_gpuperf.throughput import peak_notes, throughput_rows
@@ -100,6 +110,16 @@ def render_markdown(source: MarkdownSource) -> str:
         peaks = peak_notes(source.records)
         if peaks:
             lines += ["", *(f"- {note}" for note in peaks)]
+    times = gpu_time_rows(source.records)
+    if times:
+        lines += ["", "### GPU time", ""]
+        lines += table(GPU_TIME_HEADER, ((f"`{r.test}`", *gpu_time_cells(r)[1:]) for r in times))
+        lines += ["", f"- {GATE_TIME_NOTE}"]
+    memory = memory_rows(source.records)
+    if memory:
+        lines += ["", "### Memory (peak of one call)", ""]
+        lines += table(MEMORY_HEADER, ((f"`{r.test}`", *memory_cells(r)[1:]) for r in memory))
+        lines += ["", *(f"- {note}" for note in memory_notes(source.records))]
     if source.notes:
         lines += ["", "### Notes", "", *(f"- {note}" for note in source.notes)]
     return "\n".join(lines) + "\n"

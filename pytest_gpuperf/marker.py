@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, cast, final
 
 from pytest_gpuperf.options import parse_duration, parse_fraction
 from pytest_gpuperf.text import short_repr
-from pytest_gpuperf.units import GATE_MODES
+from pytest_gpuperf.units import GATE_MODES, parse_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -19,10 +19,10 @@ if TYPE_CHECKING:
 MARKER_HELP = (
     "gpuperf(reference=None, output=None, rtol=None, atol=None, check_dtype=True, "
     "compare=None, min_speedup=None, tolerance=None, max_time=None, flush_l2=None, "
-    "bytes=None, flops=None, sweep=None, gate=None, backends=None): check the kernel timed "
-    "by cuda_sync_timer against reference(*host_inputs) and, under --gpuperf, gate its "
-    "speedup over it (gate='time' gates the kernel's own median, gate='both' both); "
-    "backends=('numpy', 'numba') runs the test on those backends only"
+    "bytes=None, flops=None, sweep=None, gate=None, backends=None, max_memory=None): check "
+    "the kernel timed by cuda_sync_timer against reference(*host_inputs) and, under "
+    "--gpuperf, gate its speedup over it (gate='time' gates the kernel's own median, "
+    "gate='both' both); backends=('numpy', 'numba') runs the test on those backends only"
 )
 
 
@@ -50,6 +50,7 @@ class MarkerSpec:
     sweep: str | None = None
     gate: str | None = None
     backends: tuple[str, ...] | None = None
+    max_memory: int | None = None
 
 
 _KEYWORDS = tuple(MarkerSpec.__dataclass_fields__)
@@ -104,6 +105,15 @@ def _duration(key: str, value: object) -> object:
     try:
         return parse_duration(value, f"gpuperf({key}=...)", "from marker")  # type: ignore[arg-type]
     except Exception as exc:
+        raise MarkerError(str(exc)) from None
+
+
+def _byte_count(key: str, value: object) -> object:
+    if value is None:
+        return None
+    try:
+        return parse_bytes(value, f"gpuperf({key}=...)", "from marker")
+    except ValueError as exc:
         raise MarkerError(str(exc)) from None
 
 
@@ -173,6 +183,7 @@ _VALIDATORS: dict[str, Callable[[str, object], object]] = {
     "sweep": _name,
     "gate": _gate,
     "backends": _names,
+    "max_memory": _byte_count,
 }
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
 
 if TYPE_CHECKING:
+    from pytest_gpuperf.memory import MemoryPeaks
+    from pytest_gpuperf.nvml import Clocks
     from pytest_gpuperf.stats import RatioEstimate, Summary
     from pytest_gpuperf.timing import Samples
 
@@ -17,7 +19,8 @@ class Measurement:
     """One kernel's timing on one backend; times are in seconds.
 
     ``timed`` is False under a plain ``pytest`` run: the kernel ran once and was
-    checked, and nothing was timed.
+    checked, and nothing was timed. ``clocks`` holds the GPU's NVML readings
+    (None without NVML or off a GPU), ``memory`` the peaks of one extra, untimed call.
     """
 
     result: Any
@@ -32,6 +35,8 @@ class Measurement:
     foreign_cpu: float | None = None
     budget_note: str | None = None
     attempts: int = 1
+    clocks: Clocks | None = None
+    memory: MemoryPeaks | None = None
 
     @functools.cached_property
     def stats(self) -> Summary | None:
@@ -42,6 +47,23 @@ class Measurement:
     def device_stats(self) -> Summary | None:
         """Statistics of the kernel's device (CUDA event) times, when available."""
         return self.kernel.device_summary() if self.kernel else None
+
+    @property
+    def device_median(self) -> float | None:
+        """Median GPU time per call from CUDA events around queued launches (None off a GPU)."""
+        stats = self.device_stats
+        return stats.median if stats else None
+
+    @property
+    def launch_overhead(self) -> float | None:
+        """Wall median minus GPU median per call: dispatch, launch and sync wake-up."""
+        wall, device = self.median, self.device_median
+        return None if wall is None or device is None else wall - device
+
+    @property
+    def throttled(self) -> bool:
+        """True when the GPU stayed throttled during the measurement (see ``clocks``)."""
+        return bool(self.clocks and self.clocks.throttled)
 
     @property
     def samples(self) -> tuple[float, ...]:

@@ -44,6 +44,10 @@ DASK_ADDRESS_HELP = (
     "run the dask backend on the distributed scheduler at this address, as tcp://host:port "
     "or tls://host:port (default: dask's threaded scheduler in this process)"
 )
+MEMORY_TOLERANCE_HELP = (
+    "allowed growth of a test's peak memory against its baseline, as 10% or 0.1 "
+    "(default: off, peaks are reported but not gated)"
+)
 FAIL_INCONCLUSIVE_HELP = (
     "fail tests whose verdict is inconclusive: contended, or the reference moved (default: warn)"
 )
@@ -195,6 +199,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("gpuperf_fail_inconclusive", FAIL_INCONCLUSIVE_HELP, type="bool", default=False)
     parser.addini("gpuperf_markdown", MARKDOWN_HELP, default=None)
     parser.addini("gpuperf_plot", PLOT_HELP, default=None)
+    parser.addini("gpuperf_memory_tolerance", MEMORY_TOLERANCE_HELP, default=None)
 
 
 @final
@@ -223,6 +228,8 @@ class Settings:
     baseline_source: str = "the default baseline path"
     #: Output options given without ``--gpuperf``, so ignored (each with its source).
     ignored: tuple[str, ...] = ()
+    #: None: memory peaks are reported, not gated (``gpuperf_memory_tolerance``).
+    memory_tolerance: float | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -266,6 +273,11 @@ class Settings:
         if history:
             parsed["history"] = _usage(units.parse_history)(
                 str(history), "gpuperf_history", "from config file"
+            )
+        memory_tolerance = config.getini("gpuperf_memory_tolerance")
+        if memory_tolerance:
+            parsed["memory_tolerance"] = parse_fraction(
+                str(memory_tolerance), "gpuperf_memory_tolerance", "from config file", upper=100.0
             )
         values.update({key: value for key, value in parsed.items() if value is not None})
         baseline_cli = config.getoption("gpuperf_baseline")

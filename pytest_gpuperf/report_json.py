@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_gpuperf.gate import baseline_speedup
+from pytest_gpuperf.gpu_report import gpu_json
 
 if TYPE_CHECKING:
     from pytest_gpuperf.backends.registry import BackendRegistry
-    from pytest_gpuperf.runner import TestRecord
+    from pytest_gpuperf.record import TestRecord
     from pytest_gpuperf.session import GpuperfSession
     from pytest_gpuperf.timing import Samples
 
@@ -88,6 +89,7 @@ def benchmark_entry(record: TestRecord) -> dict[str, Any] | None:
             for run in (record.history.runs if record.history else ())
         ],
     }
+    gpuperf.update(gpu_json(m))
     if m.speedup is not None:
         gpuperf["speedup"] = {
             "value": m.speedup.value,

@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Any, final
 
 import pytest
 
-from pytest_gpuperf import contention, timing
+from pytest_gpuperf import contention, memory_gate, nvml, timing
 from pytest_gpuperf.backends.base import LazyResultError
 from pytest_gpuperf.compare import MismatchError, assert_matches
 from pytest_gpuperf.gate import GateInput, GateResult, Verdict, judge
 from pytest_gpuperf.junit import junit_properties
 from pytest_gpuperf.marker import MarkerError, resolve_amount
 from pytest_gpuperf.measurement import Measurement
+from pytest_gpuperf.record import Attempt, TestRecord
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from pytest_gpuperf.history import History
     from pytest_gpuperf.marker import MarkerSpec
     from pytest_gpuperf.options import Settings
-    from pytest_gpuperf.throughput import Throughput
 
 
 #: Restoring inputs between samples: refresh the kernel's inputs; make fresh host inputs.
@@ -35,43 +35,6 @@ Restore = tuple["Callable[[], None]", "Callable[[], tuple[Any, ...]]"]
 
 class KernelError(Exception):
     """A kernel or reference raised; the message names which, on which backend."""
-
-
-@final
-@dataclass(frozen=True)
-class Attempt:
-    """A measurement that a re-measurement superseded, with the verdict it got."""
-
-    measurement: Measurement
-    gate: GateResult
-
-
-@final
-@dataclass
-class TestRecord:
-    """One measured test on one backend, as the session reports and saves it."""
-
-    nodeid: str
-    test_key: str
-    backend: str
-    kernel_name: str
-    reference_name: str | None
-    measurement: Measurement
-    gate: GateResult | None
-    dtypes: tuple[str, ...]
-    shapes: tuple[tuple[int, ...], ...]
-    params: dict[str, Any] = field(default_factory=dict)
-    bytes_per_call: float | None = None
-    flops_per_call: float | None = None
-    sweep: str | None = None
-    passed: bool = False
-    throughput: Throughput | None = None
-    #: The backend's ``device`` text (the GPU, or the dask scheduler), for the machine info.
-    device: str = ""
-    #: The saved runs the verdict was judged against (None: no baseline on this machine).
-    history: History | None = None
-    #: The first measurement, when a suspected regression was measured again.
-    first_attempt: Attempt | None = None
 
 
 @final
@@ -160,11 +123,19 @@ class SyncTimer:
                 current[:] = self._arrays.fresh_device_args(args)
 
             restore = (restore_kernel, lambda: self._arrays.host_args(args))
+
+        def launch() -> object:
+            return kernel(*current)
+
         first = None
         try:
             measurement = self._measure(
-                call, result, first_call_s, reference_args, reference_s, restore
+                call, launch, result, first_call_s, reference_args, reference_s, restore
             )
+            peaks = _guarded(
+                lambda: memory_gate.measure(self._handle, call), name, self._handle.name
+            )
+            measurement = dataclasses.replace(measurement, memory=peaks)
             gate = self._judge(measurement)
             if gate is not None and gate.verdict is Verdict.REGRESSED:
                 # A suspected regression is measured once more, on freshly allocated inputs
@@ -173,12 +144,23 @@ class SyncTimer:
                 current[:] = self._arrays.fresh_device_args(args)
                 reference_args = self._arrays.host_args(args)
                 measurement = self._measure(
-                    call, result, first_call_s, reference_args, reference_s, restore
+                    call, launch, result, first_call_s, reference_args, reference_s, restore
                 )
+                measurement = dataclasses.replace(measurement, memory=first.measurement.memory)
                 gate = _with_first_attempt(self._judge(measurement), first)
         except timing.CallFailed as exc:
             raise self._failed_while_timing(exc, name, restore_inputs) from exc.error
-        self._report(name, reference_args, measurement, gate, first)
+        too_big = memory_gate.failure(
+            measurement, self._spec, self._context, self._handle
+        ) or memory_gate.growth(measurement, self._context, self._handle)
+        try:
+            self._report(name, reference_args, measurement, gate, first)
+        except pytest.fail.Exception as exc:
+            if too_big:  # report both failures, not only the speed one
+                raise pytest.fail.Exception(f"{exc.msg}\n{too_big}", pytrace=False) from None
+            raise
+        if too_big:
+            pytest.fail(too_big, pytrace=False)
         return measurement
 
     def _failed_while_timing(
@@ -264,16 +246,19 @@ class SyncTimer:
     def _measure(
         self,
         call: Callable[[], object],
+        launch: Callable[[], object],
         result: Any,
         first_call_s: float | None,
         reference_args: tuple[Any, ...],
         reference_s: float,
         restore: Restore | None = None,
     ) -> Measurement:
-        """Measure, re-measuring once when other processes contend for the CPUs.
+        """Measure, re-measuring once when other processes contend or the GPU throttles.
 
-        With ``restore`` (refresh the kernel's inputs, make fresh host inputs), every
-        sample of both sides starts from the original inputs.
+        ``call`` is the kernel call that waits for its result; ``launch`` only
+        queues it, for the CUDA-event part of each sample. With ``restore`` (refresh
+        the kernel's inputs, make fresh host inputs), every sample of both sides
+        starts from the original inputs.
         """
         backend = self._handle.impl
         settings = self._context.settings
@@ -289,6 +274,10 @@ class SyncTimer:
             single_calls=restore is not None,
         )
         timer = None if backend.simulated else backend.device_timer()
+        watch = None
+        if timer is not None and backend.is_gpu:
+            pci_bus_id = getattr(backend, "pci_bus_id", None)
+            watch = nvml.watch(pci_bus_id() if callable(pci_bus_id) else None)
         kernel_side = timing.TimedCall(
             call,
             synchronize=backend.synchronize,
@@ -296,6 +285,8 @@ class SyncTimer:
             flush=flush,
             prepare=restore[0] if restore else None,
             side="kernel",
+            launch=launch,
+            watch=watch.sample_throttled if watch is not None else None,
         )
         reference = spec.reference if spec is not None else None
         reference_side = None
@@ -316,6 +307,8 @@ class SyncTimer:
         attempts = 0
         while True:
             attempts += 1
+            if watch is not None:
+                watch.begin()
             monitor = contention.CpuMonitor()
             monitor.start()
             if reference_side is None:
@@ -328,8 +321,10 @@ class SyncTimer:
                 )
                 kernel, note = paired.kernel, paired.budget_note
             foreign = monitor.stop()
+            clocks = watch.end() if watch is not None else None
             contended = foreign is not None and foreign > settings.contention
-            if not contended or attempts >= 2 or backend.simulated:
+            throttled = clocks is not None and clocks.throttled
+            if not (contended or throttled) or attempts >= 2 or backend.simulated:
                 break
         return Measurement(
             result=result,
@@ -344,6 +339,7 @@ class SyncTimer:
             foreign_cpu=foreign,
             budget_note=note,
             attempts=attempts,
+            clocks=clocks,
         )
 
     def _judge(self, measurement: Measurement) -> GateResult | None:
@@ -371,6 +367,7 @@ class SyncTimer:
                 foreign_cpu=measurement.foreign_cpu,
                 contention_limit=settings.contention,
                 fail_inconclusive=settings.fail_inconclusive,
+                throttled=measurement.throttled,
                 reference_median_s=measurement.reference_median,
                 kernel_median_s=measurement.median,
                 kernel_time=measurement.kernel_time,

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 
     from pytest_gpuperf.backends.registry import BackendRegistry
     from pytest_gpuperf.history import History
+    from pytest_gpuperf.measurement import Measurement
     from pytest_gpuperf.options import Settings
-    from pytest_gpuperf.runner import TestRecord
+    from pytest_gpuperf.record import TestRecord
 
 
 XDIST_SAVE_IGNORED = (
@@ -66,6 +67,9 @@ class GpuperfSession:
             raise pytest.UsageError(str(exc)) from None
         self.machine_info = machine.machine_info(gpu_info(registry, self.settings.backends))
         self.fingerprint = machine.fingerprint(self.machine_info)
+        locked = clocks_locked(registry, self.settings.backends)
+        if locked is not None:  # in the machine info, so in the baseline file too
+            self.machine_info["clocks_locked"] = locked
         self.versions = machine.library_versions()
         self._registry = registry
         if self.baselines.fingerprints() and not self.baselines.has_machine(self.fingerprint):
@@ -168,13 +172,14 @@ class GpuperfSession:
 
     def _sections(self) -> list[str]:
         """Sweeps with their crossovers, then throughput, for below the table."""
+        from pytest_gpuperf.gpu_report import gpu_report_lines
         from pytest_gpuperf.sweep import benchmark_items, sweep_lines
         from pytest_gpuperf.throughput import throughput_lines
 
         sweeps = sweep_lines(benchmark_items(self.records))
         lines = ["", "sweeps:", *(f"  {line}" for line in sweeps)] if sweeps else []
         through = throughput_lines(self.records)
-        return lines + (["", *through] if through else [])
+        return lines + (["", *through] if through else []) + gpu_report_lines(self.records)
 
     def _plot(self, report: dict[str, Any], folder: Path) -> None:
         """Write the PNG plots; a missing matplotlib becomes a note, never a crash."""
@@ -236,6 +241,8 @@ class GpuperfSession:
                 reference_iqr_s=reference.iqr,
                 kernel_device_median_s=device.median if device is not None else None,
                 commit=str(commit) if commit else None,
+                device_peak_bytes=_device_peak(m),
+                host_peak_bytes=m.memory.host_peak_bytes if m.memory else None,
             )
         skipped = len(self.records) - len(savable)
         if entries:
@@ -258,6 +265,12 @@ class GpuperfSession:
         )
 
 
+def _device_peak(measurement: Measurement) -> int | None:
+    """The device peak worth keeping: measured, and not the simulator's host memory."""
+    peaks = measurement.memory
+    return None if peaks is None or peaks.simulated else peaks.device_peak_bytes
+
+
 def _under_xdist(config: pytest.Config) -> bool:
     """True in an xdist worker, or in a controller that distributes tests."""
     if hasattr(config, "workerinput"):
@@ -277,3 +290,16 @@ def gpu_info(registry: BackendRegistry, wanted: tuple[str, ...] | None) -> dict[
             except Exception:  # facts are optional; never fail a run over them
                 continue
     return {}
+
+
+def clocks_locked(registry: BackendRegistry, wanted: tuple[str, ...] | None) -> bool | None:
+    """Whether the first selected, available, real GPU's clocks are locked (NVML), or None."""
+    for name in registry.select(wanted):
+        backend = registry.get(name)
+        if registry.unavailable_reason(name) is None and backend.is_gpu and not backend.simulated:
+            pci_bus_id = getattr(backend, "pci_bus_id", None)
+            from pytest_gpuperf import nvml
+
+            gpu = nvml.device(pci_bus_id() if callable(pci_bus_id) else None)
+            return gpu.clocks_locked() if gpu is not None else None
+    return None

@@ -15,7 +15,7 @@ from pytest_gpuperf.gate import Verdict, baseline_speedup
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from pytest_gpuperf.runner import TestRecord
+    from pytest_gpuperf.record import TestRecord
 
 #: Regressions first, then what needs attention, then the rest.
 _ORDER = {

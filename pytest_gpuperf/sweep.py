@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, final
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from pytest_gpuperf.runner import TestRecord
+    from pytest_gpuperf.record import TestRecord
 
 
 @final

@@ -64,9 +64,37 @@ class TimerConfig:
     single_calls: bool = False
 
 
+#: The cold-L2 flush writes at least this much (triton's ``do_bench`` flushes 256 MB).
+MIN_FLUSH_BYTES = 256 * 2**20
+#: ... and at least this many times the L2, for GPUs whose L2 outgrows that.
+FLUSH_L2_MULTIPLE = 2
+
+
+def flush_buffer_bytes(l2_bytes: int | None) -> int:
+    """Size of the cold-L2 flush buffer: ``max(256 MiB, 2 × L2)``.
+
+    Writing exactly the L2's size does not evict all of it: the L2 is split in
+    partitions with hashed set indexing and a replacement policy that is not
+    strictly LRU, so some old lines survive. Twice the L2 (and never less than
+    triton's 256 MB) leaves none in practice, for the cost of one memset per sample,
+    which is outside the timing.
+    """
+    return max(MIN_FLUSH_BYTES, FLUSH_L2_MULTIPLE * int(l2_bytes or 0))
+
+
 @final
 class TimedCall:
-    """One side of a measurement: a callable, how to wait for it, how to time it on device."""
+    """One side of a measurement: a callable, how to wait for it, how to time it on device.
+
+    With a ``device_timer`` each sample has two parts. The wall part times
+    ``batch`` calls of ``call`` (each synchronized) on the host clock, as on the
+    CPU. The device part then records CUDA events around ``batch`` queued calls
+    of ``launch`` (no synchronize between them, one at the end), so the events
+    time the kernels back to back, without the launch and sync-wake-up gaps; the
+    difference of the two per-call times is the launch overhead. ``prepare``
+    (restoring inputs) and ``flush`` run before each part, outside both timings,
+    and ``watch`` after each recorded sample (the throttle check).
+    """
 
     def __init__(
         self,
@@ -77,6 +105,8 @@ class TimedCall:
         flush: Callable[[], None] | None = None,
         prepare: Callable[[], None] | None = None,
         side: str = "call",
+        launch: Callable[[], object] | None = None,
+        watch: Callable[[], bool] | None = None,
     ) -> None:
         self.call = call
         self._synchronize = synchronize
@@ -85,6 +115,8 @@ class TimedCall:
         self._prepare = prepare
         self.side = side
         self.samples_taken = 0
+        self._launch = launch if launch is not None else call
+        self._watch = watch
 
     def first_call(self) -> tuple[object, float]:
         """Run once, synchronized, and return the result and its wall time in seconds."""
@@ -105,19 +137,36 @@ class TimedCall:
             self._prepare()
         if self._flush is not None:
             self._flush()
-        call, timer, clock = self.call, self._device_timer, host_clock_ns
-        if timer is not None:
-            timer.start()
+        call, clock = self.call, host_clock_ns
         start = clock()
         try:
             for _ in range(batch):
                 call()
         except Exception as exc:  # outside the loop: costs nothing per call
             raise CallFailed(self.side, self.samples_taken, exc) from exc
-        device = timer.stop() / batch if timer is not None else None
         if self._synchronize is not None:
             self._synchronize()
-        return (clock() - start) / batch, device
+        wall = (clock() - start) / batch
+        timer = self._device_timer
+        if timer is None:
+            return wall, None
+        if self._prepare is not None:
+            self._prepare()
+        if self._flush is not None:
+            self._flush()
+        launch = self._launch
+        timer.start()
+        try:
+            for _ in range(batch):
+                launch()
+        except Exception as exc:
+            raise CallFailed(self.side, self.samples_taken, exc) from exc
+        return wall, timer.stop() / batch
+
+    def after_sample(self) -> None:
+        """Run the throttle check of a recorded sample, when there is one."""
+        if self._watch is not None:
+            self._watch()
 
 
 @final
@@ -168,6 +217,7 @@ class _Recorder:
         taken = []
         for _ in range(count):
             wall, device = self.side.sample(self.batch)
+            self.side.after_sample()
             taken.append(max(wall, 1e-3))
             if device is None:
                 self.has_device = False

@@ -5,6 +5,9 @@ A plain module: no pytest, so the console script can validate its arguments alik
 
 from __future__ import annotations
 
+import math
+import re
+
 from pytest_gpuperf.text import short_repr
 
 
@@ -55,3 +58,50 @@ def parse_false_alarm(value: str | float, name: str, source: str) -> float:
             f"got {value!r} ({source})"
         )
     return rate
+
+
+_BYTE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+_BYTES = re.compile(r"^\s*(?P<value>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[A-Za-z]*)\s*$")
+
+
+def parse_bytes(value: object, name: str, source: str) -> int:
+    """Parse ``512MiB``, ``1.5 GB`` or ``1048576`` into a whole number of bytes (> 0).
+
+    ValueError names ``name``, the value (truncated when long) and ``source``.
+    """
+    number: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        match = _BYTES.match(value)
+        if match and match["unit"].lower() in _BYTE_UNITS:
+            number = float(match["value"]) * _BYTE_UNITS[match["unit"].lower()]
+    if number is None or not math.isfinite(number) or number < 1:
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ValueError(
+            f"{name} must be a positive number of bytes, as a number or with a unit "
+            f"(B, kB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 512MiB or 2e9; got {shown} ({source})"
+        )
+    return int(number)
+
+
+def format_bytes(count: float | None) -> str:
+    """``1.5 MiB``-style text for a byte count, ``-`` when unknown."""
+    if count is None:
+        return "-"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(count) >= scale:
+            return f"{count / scale:.3g} {unit}"
+    return f"{int(count)} B"

@@ -153,6 +153,24 @@ def test_contended_is_inconclusive(fail_inconclusive: bool, failed: bool) -> Non
         assert "--gpuperf-fail-inconclusive" in result.message
 
 
+@pytest.mark.parametrize(
+    ("fail_inconclusive", "failed"), [(False, False), (True, True)], ids=["warn", "fail"]
+)
+def test_throttled_is_inconclusive_never_regressed(fail_inconclusive: bool, failed: bool) -> None:
+    # A clear regression and a missed floor, but the GPU stayed throttled: not the kernel's fault.
+    result = judge(gate(2.0, throttled=True, min_speedup=3.0, fail_inconclusive=fail_inconclusive))
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert result.failed is failed
+    assert result.why.startswith("throttled: the GPU's SM clock stayed below 75% of its maximum")
+    if failed:
+        assert "test_k.py::test_add[numba] on numba" in result.message
+        assert "--gpuperf-fail-inconclusive" in result.message
+
+
+def test_not_throttled_is_judged_as_usual() -> None:
+    assert judge(gate(2.0, throttled=False)).verdict is Verdict.REGRESSED
+
+
 def test_contention_at_the_limit_is_not_inconclusive() -> None:
     assert judge(gate(5.0, foreign_cpu=0.15)).verdict is Verdict.OK
     assert judge(gate(5.0, foreign_cpu=0.3, contention_limit=0.5)).verdict is Verdict.OK

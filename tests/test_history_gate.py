@@ -291,3 +291,46 @@ def test_summary_fits_120_columns_and_says_a_shared_reason_once(
     verbose.stdout.fnmatch_lines(
         [f"test_long.py::{long_name}[[]1[]]*new (no baseline entry; save one with --gpuperf-save)"]
     )
+
+
+def test_memory_growth_against_the_saved_peak_fails_only_when_gated(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.makepyfile(
+        test_mem="""
+        import os
+
+        import numpy as np
+        import pytest
+        from test_kernels import add_reference, advance
+
+        def hungry_kernel(a):
+            advance("UNSET", 1_000_000)
+            scratch = np.ones(int(os.environ.get("GP_FLOATS", "10")), dtype=np.float64)
+            del scratch
+            return a + 1
+
+        @pytest.mark.gpuperf(reference=add_reference)
+        def test_mem(backend, gpu_array, cuda_sync_timer):
+            cuda_sync_timer(hungry_kernel, gpu_array.random(8, "float32"))
+        """
+    )
+    project.runpytest("--gpuperf", "--gpuperf-save", "test_mem.py").assert_outcomes(passed=1)
+    found = baseline.load_baselines(baseline_file(project)).lookup(
+        this_fingerprint(), "test_mem.py::test_mem", "numpy"
+    )
+    assert found is not None
+    assert found.host_peak_bytes is not None
+    assert found.device_peak_bytes is None  # a CPU backend has no device memory
+    monkeypatch.setenv("GP_FLOATS", "1000000")  # 8 MB more per call
+    project.runpytest("--gpuperf", "test_mem.py").assert_outcomes(passed=1)  # off by default
+    gated = project.runpytest("--gpuperf", "-o", "gpuperf_memory_tolerance=10%", "test_mem.py")
+    gated.assert_outcomes(failed=1)
+    gated.stdout.fnmatch_lines(
+        [
+            "test_mem.py::test_mem[[]numpy[]] on numpy: peak host memory grew to 7.6* MiB from "
+            "the baseline's * (+*%); allowed tolerance 0.1 (ceiling *, gpuperf_memory_tolerance)."
+            " If the new peak is intended, accept it with: pytest --gpuperf --gpuperf-save "
+            "'test_mem.py::test_mem[[]numpy[]]'"
+        ]
+    )

@@ -85,9 +85,22 @@ def test_markdown_rows_regressions_first(
         lines[start + 3]
         == "| `test_md.py::test_steady` | numba | 5 us | 2x [2-2] | 2x | 1 | +0.0% | 10% | ok |  |"
     )
-    assert len(lines) == start + 4  # two rows, and no sweeps, throughput or notes
+    # two rows, then no sweeps, throughput, GPU time or notes: only the host memory peaks
+    assert lines[start + 4 : start + 8] == [
+        "",
+        "### Memory (peak of one call)",
+        "",
+        "| test | backend | device peak | host peak |",
+    ]
+    assert lines[start + 9].startswith("| `test_md.py::test_fast` | numba | - | ")
+    assert lines[start + 11 :] == [
+        "",
+        "- host: tracemalloc (Python and NumPy allocations); peaks are above what was in use "
+        "when the call started",
+    ]
     assert "### Size sweeps" not in text
     assert "### Throughput" not in text
+    assert "### GPU time" not in text
 
 
 def test_markdown_ends_with_the_notes(pytester: pytest.Pytester) -> None:
@@ -102,7 +115,8 @@ def test_markdown_ends_with_the_notes(pytester: pytest.Pytester) -> None:
         "",
         f"- saved 2 baseline(s) to {pytester.path}/.gpuperf/baselines.json",
     ]
-    assert [_cells(line)[8] for line in lines if line.startswith("| `")] == ["new", "new"]
+    results = lines[: lines.index("### Memory (peak of one call)")]
+    assert [_cells(line)[8] for line in results if line.startswith("| `")] == ["new", "new"]
 
 
 def test_markdown_path_from_ini_is_under_rootdir(

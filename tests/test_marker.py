@@ -51,6 +51,7 @@ def test_every_keyword_is_accepted_and_normalized() -> None:
             bytes=nbytes,
             flops=1e6,
             sweep="n",
+            max_memory="1 MiB",
         )
     )
     assert spec == MarkerSpec(
@@ -67,6 +68,7 @@ def test_every_keyword_is_accepted_and_normalized() -> None:
         bytes=nbytes,
         flops=1e6,
         sweep="n",
+        max_memory=2**20,
     )
     assert isinstance(spec.rtol, float)
 
@@ -80,6 +82,11 @@ def test_every_keyword_is_accepted_and_normalized() -> None:
         ({"max_time": 2}, 2.0),
         ({"max_time": "2m"}, 120.0),
         ({"check_dtype": None}, True),
+        ({"max_memory": "512MiB"}, 512 * 2**20),
+        ({"max_memory": "1.5 GB"}, 1_500_000_000),
+        ({"max_memory": 4096}, 4096),
+        ({"max_memory": 2e9}, 2_000_000_000),
+        ({"max_memory": "64kib"}, 65536),
     ],
 )
 def test_accepted_forms(kwargs: dict[str, Any], expected: object) -> None:
@@ -94,7 +101,7 @@ def test_unknown_keyword_is_named_with_the_known_ones() -> None:
     assert str(info.value) == (
         "gpuperf got unknown keyword 'rtool'; known keywords: reference, output, rtol, atol, "
         "check_dtype, compare, min_speedup, tolerance, max_time, flush_l2, bytes, flops, sweep, "
-        "gate, backends"
+        "gate, backends, max_memory"
     )
 
 
@@ -157,6 +164,15 @@ BAD_ARGUMENTS: list[tuple[dict[str, Any], str]] = [
         "gpuperf(backends=...) names 'numpy' twice; got ('numpy', 'numpy')",
     ),
     ({"compare": list(range(1000))}, "gpuperf(compare=...) must be a callable; got [0, 1, *]"),
+    (
+        {"max_memory": "512 MB/s"},
+        "gpuperf(max_memory=...) must be a positive number of bytes, as a number or with a unit "
+        "(B, kB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 512MiB or 2e9; got '512 MB/s' (from marker)",
+    ),
+    ({"max_memory": 0}, "gpuperf(max_memory=...) must be a positive number of bytes* got 0 *"),
+    ({"max_memory": -1}, "gpuperf(max_memory=...) must be a positive number of bytes* got -1 *"),
+    ({"max_memory": True}, "gpuperf(max_memory=...) must be a positive number * got True *"),
+    ({"max_memory": "x" * 100}, "gpuperf(max_memory=...) * got 'xxxxxxxxx*...*(from marker)"),
 ]
 
 

@@ -174,9 +174,9 @@ def test_markers_lists_gpuperf_with_its_signature(pytester: pytest.Pytester) -> 
         [
             "@pytest.mark.gpuperf(reference=None, output=None, rtol=None, atol=None, "
             "check_dtype=True, compare=None, min_speedup=None, tolerance=None, max_time=None, "
-            "flush_l2=None, bytes=None, flops=None, sweep=None, gate=None, backends=None): check "
-            "the kernel "
-            "timed by cuda_sync_timer against reference(*host_inputs)*"
+            "flush_l2=None, bytes=None, flops=None, sweep=None, gate=None, backends=None, "
+            "max_memory=None): check the kernel timed by cuda_sync_timer against "
+            "reference(*host_inputs)*"
         ]
     )
 

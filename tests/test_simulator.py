@@ -81,6 +81,31 @@ def test_cuda_kernels_run_and_are_checked_on_the_simulator(
     result.stdout.no_fnmatch_line("*gpuperf hints*")  # the variable was set in time
 
 
+def test_simulated_device_memory_is_labelled_and_not_gated(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")
+    pytester.makepyfile(
+        SIMULATED_TESTS.replace(
+            "@pytest.mark.gpuperf(reference=add_two_reference, output=-1)\n    def test_add_two(",
+            "@pytest.mark.gpuperf(reference=add_two_reference, output=-1, max_memory=1)\n"
+            "    def test_add_two(",
+        ).replace("assert m.simulated and not m.timed", "assert m.simulated and m.timed")
+    )
+    result = pytester.runpytest_subprocess(
+        "--gpuperf", "--gpuperf-backends=numba_cuda", "--gpuperf-max-time=50ms", "-k", "add_two"
+    )
+    result.assert_outcomes(passed=1, failed=1)  # max_memory=1 byte: never gated when simulated
+    result.stdout.fnmatch_lines(
+        [
+            "memory (peak of one call):",
+            "*test_add_two *numba_cuda*(simulated)*",
+            "*device: simulated: the CUDA simulator's device arrays are host memory*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("gpu time:")  # no CUDA events on the simulator
+
+
 def test_late_simulator_variable_gives_a_hint(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -319,3 +319,78 @@ def test_synchronize_is_inside_the_sample(clock: FakeClock) -> None:
 )
 def test_describe_callable(func: object, expected: str) -> None:
     assert timing.describe_callable(func) == expected
+
+
+class LoggingTimer:
+    """A device timer that logs start/stop and reports the fake clock's span."""
+
+    def __init__(self, clock: FakeClock, log: list[str]) -> None:
+        self.clock = clock
+        self.log = log
+        self.began = 0
+
+    def start(self) -> None:
+        self.log.append("start")
+        self.began = self.clock.now
+
+    def stop(self) -> float:
+        self.log.append("stop")
+        return float(self.clock.now - self.began)
+
+
+def test_device_part_times_queued_launches_apart_from_the_wall_part(clock: FakeClock) -> None:
+    log: list[str] = []
+    call = Side(clock, "call", 1_500, log)  # launch + kernel + sync wake-up
+    launch = Side(clock, "launch", 1_000, log)  # the kernel back to back on the GPU
+    side = TimedCall(
+        call,
+        synchronize=lambda: log.append("sync"),
+        device_timer=LoggingTimer(clock, log),
+        launch=launch,
+    )
+    wall, device = side.sample(3)
+    assert log == ["call", "call", "call", "sync", "start", "launch", "launch", "launch", "stop"]
+    assert (wall, device) == (1_500.0, 1_000.0)
+
+
+def test_cold_cache_flushes_before_each_part(clock: FakeClock) -> None:
+    log: list[str] = []
+    side = TimedCall(
+        Side(clock, "call", 1_000, log),
+        device_timer=LoggingTimer(clock, log),
+        flush=lambda: (log.append("flush"), clock.advance(50_000)),  # type: ignore[func-returns-value]
+        launch=Side(clock, "launch", 800, log),
+    )
+    wall, device = side.sample(1)
+    assert log == ["flush", "call", "flush", "start", "launch", "stop"]
+    assert (wall, device) == (1_000.0, 800.0)
+
+
+def test_the_throttle_watch_runs_after_each_recorded_sample_only(clock: FakeClock) -> None:
+    checks: list[int] = []
+    kernel = _side(clock, 1_000)
+    side = TimedCall(kernel, watch=lambda: checks.append(clock.now) is None)
+    samples, _ = measure_single(side, _config(min_sample_time=1e-9))
+    assert len(checks) == len(samples.wall_ns)  # not during the warm-up
+    assert kernel.calls > len(samples.wall_ns)
+
+
+def test_cpu_sides_call_only_the_kernel(clock: FakeClock) -> None:
+    log: list[str] = []
+    side = TimedCall(Side(clock, "call", 1_000, log), launch=Side(clock, "launch", 1, log))
+    assert side.sample(2) == (1_000.0, None)
+    assert log == ["call", "call"]
+
+
+@pytest.mark.parametrize(
+    ("l2", "expected"),
+    [
+        (None, 256 * 2**20),
+        (0, 256 * 2**20),
+        (6 * 2**20, 256 * 2**20),  # a T4: triton's 256 MB
+        (50 * 2**20, 256 * 2**20),  # an H100
+        (200 * 2**20, 400 * 2**20),  # a larger future L2: twice it
+    ],
+)
+def test_flush_buffer_is_large_enough_to_evict(l2: int | None, expected: int) -> None:
+    assert timing.flush_buffer_bytes(l2) == expected

@@ -13,8 +13,6 @@ if TYPE_CHECKING:
 
     import numpy as np
 
-_FALLBACK_L2_BYTES = 50 * 2**20
-
 
 def _version_text(version: int) -> str:
     """Format CUDA's ``1000 * major + 10 * minor`` encoding as ``"12.4"``."""
@@ -67,6 +65,7 @@ class CupyBackend:
 
     def __init__(self) -> None:
         self._flush_buffer: Any = None
+        self._flush_value = 0
 
     @property
     def simulated(self) -> bool:
@@ -143,17 +142,38 @@ class CupyBackend:
         return _CupyEventTimer()
 
     def flush_l2(self) -> None:
-        """Overwrite an L2-sized device buffer so the next sample starts with a cold L2."""
+        """Overwrite ``max(256 MiB, 2 × L2)`` of device memory so the next sample starts cold.
+
+        The fill is waited for here, so neither its launch nor its run lands in a sample.
+        """
         import cupy
+
+        from pytest_gpuperf.timing import flush_buffer_bytes
 
         if self._flush_buffer is None:
             try:
-                size = int(_properties()["l2CacheSize"]) or _FALLBACK_L2_BYTES
+                l2 = int(_properties()["l2CacheSize"]) or None
             except Exception:
-                size = _FALLBACK_L2_BYTES
-            self._flush_buffer = cupy.empty(size, dtype=cupy.uint8)
-        self._flush_buffer.fill(0)
+                l2 = None
+            self._flush_buffer = cupy.empty(flush_buffer_bytes(l2), dtype=cupy.uint8)
+        self._flush_value ^= 1  # alternate the byte so each flush really writes new data
+        self._flush_buffer.fill(self._flush_value)
         self.synchronize()
+
+    def pci_bus_id(self) -> str | None:
+        """``"0000:65:00.0"`` of the current device, for NVML."""
+        try:
+            import cupy
+
+            return str(cupy.cuda.Device().pci_bus_id)
+        except Exception:
+            return None
+
+    def memory_probe(self) -> Any:
+        """The CuPy memory-pool probe of :mod:`pytest_gpuperf.memory`."""
+        from pytest_gpuperf.memory import CupyPoolProbe
+
+        return CupyPoolProbe()
 
     def device_info(self) -> dict[str, Any]:
         """GPU model, compute capability, L2, memory clock and bus, CUDA versions."""

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 _INSTALL_HINT = "pip install 'pytest-gpuperf[cuda12]'"
-_FALLBACK_L2_BYTES = 50 * 2**20
 _OOM_NAME = "CUDA_ERROR_OUT_OF_MEMORY"
 _OOM_CODE = 2  # CUresult value of CUDA_ERROR_OUT_OF_MEMORY
 
@@ -203,7 +202,11 @@ class NumbaCudaBackend:
         return _NumbaEventTimer()
 
     def flush_l2(self) -> None:
-        """Overwrite an L2-sized device buffer so the next sample starts with a cold L2."""
+        """Overwrite ``max(256 MiB, 2 × L2)`` of device memory so the next sample starts cold.
+
+        The memset is waited for here, so neither its launch nor its run lands in
+        a sample.
+        """
         if self.simulated:
             return
         cuda = _cuda()
@@ -212,15 +215,36 @@ class NumbaCudaBackend:
         if self._flush_buffer is None:
             import numpy
 
+            from pytest_gpuperf.timing import flush_buffer_bytes
+
             try:
-                size = int(cuda.get_current_device().L2_CACHE_SIZE) or _FALLBACK_L2_BYTES
+                l2 = int(cuda.get_current_device().L2_CACHE_SIZE) or None
             except Exception:
-                size = _FALLBACK_L2_BYTES
-            self._flush_buffer = cuda.device_array(size, dtype=numpy.uint8)
+                l2 = None
+            self._flush_buffer = cuda.device_array(flush_buffer_bytes(l2), dtype=numpy.uint8)
         buf = self._flush_buffer
         self._flush_value ^= 1  # alternate the byte so each flush really writes new data
         driver.device_memset(buf, self._flush_value, buf.size)
         cuda.synchronize()
+
+    def pci_bus_id(self) -> str | None:
+        """``"0000:65:00.0"`` of the current device, for NVML; None under the simulator."""
+        if self.simulated:
+            return None
+        try:
+            dev = _cuda().get_current_device()
+            domain, bus, slot = int(dev.PCI_DOMAIN_ID), int(dev.PCI_BUS_ID), int(dev.PCI_DEVICE_ID)
+        except Exception:
+            return None
+        return f"{domain:08X}:{bus:02X}:{slot:02X}.0"
+
+    def memory_probe(self) -> Any:
+        """The device-memory probe of :mod:`pytest_gpuperf.memory` (None under the simulator)."""
+        if self.simulated:
+            return None
+        from pytest_gpuperf.memory import NumbaCudaProbe
+
+        return NumbaCudaProbe()
 
     def device_info(self) -> dict[str, Any]:
         """GPU model, compute capability, L2, memory clock and bus, CUDA versions."""

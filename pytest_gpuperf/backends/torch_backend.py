@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 INSTALL_HINT = "pip install 'pytest-gpuperf[torch]'"
-_FALLBACK_L2_BYTES = 50 * 2**20
 
 
 @final
@@ -138,15 +137,40 @@ class TorchBackend:
         return _TorchEventTimer() if self.is_gpu else None
 
     def flush_l2(self) -> None:
-        """Overwrite an L2-sized CUDA buffer so the next sample starts with a cold L2."""
+        """Overwrite ``max(256 MiB, 2 × L2)`` of CUDA memory so the next sample starts cold."""
         import torch
+
+        from pytest_gpuperf.timing import flush_buffer_bytes
 
         if self._flush_buffer is None:
             props = torch.cuda.get_device_properties(torch.cuda.current_device())
-            size = int(getattr(props, "L2_cache_size", 0) or _FALLBACK_L2_BYTES)
+            size = flush_buffer_bytes(int(getattr(props, "L2_cache_size", 0) or 0) or None)
             self._flush_buffer = torch.empty(size, dtype=torch.uint8, device="cuda")
         self._flush_buffer.zero_()
         torch.cuda.synchronize()
+
+    def pci_bus_id(self) -> str | None:
+        """``"0000:65:00.0"`` of the current CUDA device, for NVML; None on the CPU."""
+        if not self.is_gpu:
+            return None
+        try:
+            import torch
+
+            props: Any = torch.cuda.get_device_properties(torch.cuda.current_device())
+            return (
+                f"{int(props.pci_domain_id):08X}:{int(props.pci_bus_id):02X}:"
+                f"{int(props.pci_device_id):02X}.0"
+            )
+        except Exception:
+            return None
+
+    def memory_probe(self) -> Any:
+        """``torch.cuda.max_memory_allocated`` on a GPU; None on the CPU."""
+        if not self.is_gpu:
+            return None
+        from pytest_gpuperf.memory import TorchPeakProbe
+
+        return TorchPeakProbe()
 
     def device_info(self) -> dict[str, Any]:
         """GPU model, compute capability and CUDA version on CUDA; torch's CPU threads else."""

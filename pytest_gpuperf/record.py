@@ -1,0 +1,52 @@
+"""What the session keeps of one measured test: its measurement, verdict and facts.
+
+A plain module: no pytest, no numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, final
+
+if TYPE_CHECKING:
+    from pytest_gpuperf.gate import GateResult
+    from pytest_gpuperf.history import History
+    from pytest_gpuperf.measurement import Measurement
+    from pytest_gpuperf.throughput import Throughput
+
+
+@final
+@dataclass(frozen=True)
+class Attempt:
+    """A measurement that a re-measurement superseded, with the verdict it got."""
+
+    measurement: Measurement
+    gate: GateResult
+
+
+@final
+@dataclass
+class TestRecord:
+    """One measured test on one backend, as the session reports and saves it."""
+
+    nodeid: str
+    test_key: str
+    backend: str
+    kernel_name: str
+    reference_name: str | None
+    measurement: Measurement
+    gate: GateResult | None
+    dtypes: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...]
+    params: dict[str, Any] = field(default_factory=dict)
+    bytes_per_call: float | None = None
+    flops_per_call: float | None = None
+    sweep: str | None = None
+    passed: bool = False
+    throughput: Throughput | None = None
+    #: The backend's ``device`` text (the GPU, or the dask scheduler), for the machine info.
+    device: str = ""
+    #: The saved runs the verdict was judged against (None: no baseline on this machine).
+    history: History | None = None
+    #: The first measurement, when a suspected regression was measured again.
+    first_attempt: Attempt | None = None
