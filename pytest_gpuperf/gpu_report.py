@@ -142,18 +142,30 @@ def memory_cells(row: MemoryRow) -> tuple[str, ...]:
     return (row.test, row.backend, row.device, row.host)
 
 
-def gpu_report_lines(records: Sequence[TestRecord]) -> list[str]:
-    """The terminal's GPU-time and memory sections, each preceded by a blank line."""
+def gpu_report_lines(records: Sequence[TestRecord], *, verbose: bool = False) -> list[str]:
+    """The terminal's GPU-time and memory sections, each preceded by a blank line.
+
+    The memory section lists the rows with a device peak; ``-v`` lists the host-only
+    rows of CPU backends too (the JSON and Markdown reports always hold every row).
+    """
     lines: list[str] = []
     times = gpu_time_rows(records)
     if times:
         lines += ["", "gpu time:", *_table(GPU_TIME_HEADER, [gpu_time_cells(r) for r in times])]
         lines.append(f"  {GATE_TIME_NOTE}")
-    peaks = memory_rows(records)
+    shown = [
+        r
+        for r in records
+        if verbose or (r.measurement.memory and r.measurement.memory.device_peak_bytes is not None)
+    ]
+    peaks = memory_rows(shown)
     if peaks:
         lines += ["", "memory (peak of one call):"]
         lines += _table(MEMORY_HEADER, [memory_cells(r) for r in peaks])
-        lines += [f"  {note}" for note in memory_notes(records)]
+        lines += [f"  {note}" for note in memory_notes(shown)]
+        hidden = len(memory_rows(records)) - len(peaks)
+        if hidden:
+            lines.append(f"  {hidden} host-only row(s) of CPU backends: see -v or the reports")
     return lines
 
 

@@ -179,7 +179,12 @@ class GpuperfSession:
         sweeps = sweep_lines(benchmark_items(self.records))
         lines = ["", "sweeps:", *(f"  {line}" for line in sweeps)] if sweeps else []
         through = throughput_lines(self.records)
-        return lines + (["", *through] if through else []) + gpu_report_lines(self.records)
+        verbose = self.config.get_verbosity() > 0
+        return (
+            lines
+            + (["", *through] if through else [])
+            + gpu_report_lines(self.records, verbose=verbose)
+        )
 
     def _plot(self, report: dict[str, Any], folder: Path) -> None:
         """Write the PNG plots; a missing matplotlib becomes a note, never a crash."""

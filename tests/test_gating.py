@@ -486,7 +486,7 @@ def test_simulator_is_measured_but_never_gated_or_saved(
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "test_sim.py::test_sim*numba_cuda*5x [[]5-5[]]*1e+03x*simulated",
+            "test_sim.py::test_sim*numba_cuda*5x*1e+03x*simulated",
             "  simulated: test_sim.py::test_sim [[]numba_cuda[]]: simulated device: "
             "timings are never gated",
             "saved 0 baseline(s) to *; 1 not saved (failed, simulated or contended)",
