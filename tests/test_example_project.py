@@ -355,11 +355,17 @@ def test_torch_and_dask_saved_then_gated(workspace: Path) -> None:
     assert saved.returncode == 0, outcome(saved)
     assert "saved 3 baseline(s)" in saved.stdout, outcome(saved)
 
-    result = run_example(workspace, *EXTRA_BACKENDS, "--gpuperf", env=ONE_THREAD)
+    # A wide tolerance: this checks that each backend is saved and judged, not its speed
+    # (a shared machine moves a one-run baseline by more than the default 10%).
+    gated = ("--gpuperf", "--gpuperf-tolerance=90%")
+    result = run_example(workspace, *EXTRA_BACKENDS, *gated, env=ONE_THREAD)
     assert result.returncode == 0, outcome(result)
     assert "3 passed" in result.stdout, outcome(result)
-    for backend in ("numpy", "torch", "dask"):  # measured, with a baseline, and gated
-        row = rf"tests/test_ufuncs.py::test_gaussian\s+{backend}\s.*\dx\s.*\s(ok|improved)\b"
+    for backend in ("numpy", "torch", "dask"):  # measured, with a baseline, and judged
+        row = (
+            rf"tests/test_ufuncs.py::test_gaussian\s+{backend}\s.*\dx \[.*\]\s+\S+x\s+1\s"
+            r".*\s(ok|improved|inconclusive)\b"
+        )
         assert re.search(row, result.stdout), outcome(result)
 
 
