@@ -43,10 +43,15 @@ DASK_ADDRESS_HELP = (
     "or tls://host:port (default: dask's threaded scheduler in this process)"
 )
 FAIL_INCONCLUSIVE_HELP = "fail tests whose measurement stayed contended (default: warn)"
+DEVICES_HELP = (
+    "under pytest-xdist, the CUDA devices the workers are spread over, one per worker in turn, "
+    "as 0,1,2,3 or GPU-UUIDs (default: all visible devices)"
+)
 
 _SCHEDULER_ADDRESS = re.compile(
     r"^(?:tcp|tls)://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-_]*):(?P<port>\d{1,5})$"
 )
+_DEVICE = re.compile(r"^(?:\d+|(?:GPU|MIG)-[A-Za-z0-9/-]+)$")
 _DURATION = re.compile(r"^\s*(?P<value>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ms|s|m)?\s*$")
 _UNIT_SECONDS = {"ms": 1e-3, "s": 1.0, "m": 60.0, None: 1.0}
 
@@ -93,6 +98,25 @@ def parse_backend_list(value: str, name: str, source: str) -> tuple[str, ...]:
     return names
 
 
+def parse_device_list(value: str, name: str, source: str) -> tuple[str, ...]:
+    """Split ``0,1,2`` (or ``GPU-...`` UUIDs) into device tokens; empty or repeated is an error."""
+    tokens = tuple(part.strip() for part in value.split(","))
+    bad = next((t for t in tokens if not _DEVICE.match(t)), None)
+    if bad is not None:
+        shown = repr(bad) if bad else "an empty entry"
+        raise pytest.UsageError(
+            f"{name} must list CUDA devices as indices or UUIDs, e.g. 0,1,2,3 or "
+            f"GPU-8f6e...; got {value!r} ({source}): {shown} is not a device"
+        )
+    repeated = sorted({t for t in tokens if tokens.count(t) > 1})
+    if repeated:
+        raise pytest.UsageError(
+            f"{name} lists device {repeated[0]!r} twice; got {value!r} ({source}); name each "
+            "device once (workers beyond the device count share devices in turn)"
+        )
+    return tokens
+
+
 def _argparse(text: str) -> str:
     """Escape ``%`` for argparse, which %-formats option help (the ini help is printed as is)."""
     return text.replace("%", "%%")
@@ -126,7 +150,9 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--gpuperf-dask-address", metavar="ADDRESS", default=None, help=DASK_ADDRESS_HELP
     )
+    group.addoption("--gpuperf-devices", metavar="DEVICES", default=None, help=DEVICES_HELP)
     parser.addini("gpuperf_backends", BACKENDS_HELP, default=None)
+    parser.addini("gpuperf_devices", DEVICES_HELP, default=None)
     parser.addini("gpuperf_dask_address", DASK_ADDRESS_HELP, default=None)
     parser.addini("gpuperf_tolerance", TOLERANCE_HELP, default=None)
     parser.addini("gpuperf_max_time", MAX_TIME_HELP, default=None)
@@ -158,6 +184,7 @@ class Settings:
     contention: float = 0.15
     fail_inconclusive: bool = False
     dask_address: str | None = None
+    devices: tuple[str, ...] | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -192,6 +219,7 @@ class Settings:
             "dask_address": pick(
                 "gpuperf_dask_address", "gpuperf_dask_address", parse_scheduler_address
             ),
+            "devices": pick("gpuperf_devices", "gpuperf_devices", parse_device_list),
         }
         values.update({key: value for key, value in parsed.items() if value is not None})
         baseline = config.getoption("gpuperf_baseline") or config.getini("gpuperf_baseline")

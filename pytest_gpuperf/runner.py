@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
@@ -17,6 +18,7 @@ from pytest_gpuperf.measurement import Measurement
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from contextlib import AbstractContextManager
 
     from pytest_gpuperf.arrays import GpuArrayFactory
     from pytest_gpuperf.baseline import BaselineEntry
@@ -67,6 +69,9 @@ class RunContext:
     versions: Mapping[str, str]
     record: Callable[[TestRecord], None]
     user_properties: list[tuple[str, object]] = field(default_factory=list)
+    #: What a measurement holds while it times (under pytest-xdist: the worker locks).
+    #: Called with ``cpu_side=True`` for host backends and simulated devices.
+    guard: Callable[..., AbstractContextManager[object]] = lambda cpu_side: contextlib.nullcontext()
 
 
 @final
@@ -222,23 +227,25 @@ class SyncTimer:
             else timing.TimedCall(functools.partial(reference, *reference_args))
         )
         attempts = 0
-        while True:
-            attempts += 1
-            monitor = contention.CpuMonitor()
-            monitor.start()
-            if reference_side is None:
-                # No estimate from the first call: it includes compilation.
-                kernel, note = timing.measure_single(kernel_side, config)
-                paired = None
-            else:
-                paired = timing.measure_paired(
-                    kernel_side, reference_side, config, reference_estimate_s=reference_s
-                )
-                kernel, note = paired.kernel, paired.budget_note
-            foreign = monitor.stop()
-            contended = foreign is not None and foreign > settings.contention
-            if not contended or attempts >= 2 or backend.simulated:
-                break
+        cpu_side = not backend.is_gpu or backend.simulated
+        with self._context.guard(cpu_side=cpu_side):
+            while True:
+                attempts += 1
+                monitor = contention.CpuMonitor()
+                monitor.start()
+                if reference_side is None:
+                    # No estimate from the first call: it includes compilation.
+                    kernel, note = timing.measure_single(kernel_side, config)
+                    paired = None
+                else:
+                    paired = timing.measure_paired(
+                        kernel_side, reference_side, config, reference_estimate_s=reference_s
+                    )
+                    kernel, note = paired.kernel, paired.budget_note
+                foreign = monitor.stop()
+                contended = foreign is not None and foreign > settings.contention
+                if not contended or attempts >= 2 or backend.simulated:
+                    break
         return Measurement(
             result=result,
             timed=True,
@@ -250,6 +257,7 @@ class SyncTimer:
             speedup=paired.speedup() if paired else None,
             cache="cold" if flush is not None else "hot",
             foreign_cpu=foreign,
+            sibling_cpu=getattr(monitor, "sibling_share", None),
             budget_note=note,
             attempts=attempts,
         )
