@@ -569,6 +569,27 @@ def test_xdist_workers_measure_and_the_controller_reports_once(
     assert properties["test_mul[numpy]"]["gpuperf_speedup"] == "2.5"
 
 
+def test_xdist_names_a_worker_that_died_with_its_measurements(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_die="""
+        import os
+
+        def test_die():
+            os._exit(3)
+        """
+    )
+    result = project.runpytest_subprocess(*FAST_START, "-n", "2", "--gpuperf")
+    result.stdout.fnmatch_lines(
+        [
+            "worker gw* ended without handing over its measurements (*); they are missing "
+            "from the report and the baselines"
+        ]
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] == 1
+    assert outcomes.get("passed", 0) == 2
+
+
 def test_xdist_run_saves_every_workers_baselines_once(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess(*FAST_START, "-n", "2", "--gpuperf", "--gpuperf-save")
     result.assert_outcomes(passed=2)

@@ -23,6 +23,9 @@ CONFTEST = """
 
     from pytest_gpuperf import HostBackend
 
+    #: Read when pytest imports this conftest: the worker must be bound by then.
+    AT_IMPORT = os.environ.get("CUDA_VISIBLE_DEVICES", "unbound")
+
 
     class FakeGpu(HostBackend):
         "A real (not simulated) GPU backend on host arrays; one per visible fake device."
@@ -32,7 +35,7 @@ CONFTEST = """
 
         @property
         def device(self):
-            return f"fake GPU {os.environ.get('CUDA_VISIBLE_DEVICES', 'unbound')}"
+            return f"fake GPU {AT_IMPORT}"
 
         def device_info(self):
             return {"gpu": "Fake GPU", "compute_capability": "9.0"}
