@@ -5,9 +5,10 @@ controller) that holds:
 
 - ``host.db``: a reader/writer lock (filelock's SQLite ``ReadWriteLock``, which
   makes new readers wait behind a waiting writer). Every test a worker runs holds
-  it shared; a CPU-side measurement (a host backend, a simulated device) drops
-  its shared hold and takes it exclusively, so while it times, no sibling runs
-  anything: no compile, no correctness check, no other measurement.
+  it shared; a CPU-side measurement (a host backend) drops its shared hold and
+  takes it exclusively, so while it times, no sibling runs anything: no compile,
+  no correctness check, no other measurement. A simulated device is never gated
+  and takes nothing more than its test's shared hold.
 - ``device-<id>.lock``: one file lock per CUDA device, held while a real GPU
   measurement times, so two workers never time on one device at once. GPU
   measurements on different devices run side by side.

@@ -70,7 +70,7 @@ class RunContext:
     record: Callable[[TestRecord], None]
     user_properties: list[tuple[str, object]] = field(default_factory=list)
     #: What a measurement holds while it times (under pytest-xdist: the worker locks).
-    #: Called with ``cpu_side=True`` for host backends and simulated devices.
+    #: Called with ``cpu_side=True`` for host backends, ``False`` for real GPUs.
     guard: Callable[..., AbstractContextManager[object]] = lambda cpu_side: contextlib.nullcontext()
 
 
@@ -227,8 +227,10 @@ class SyncTimer:
             else timing.TimedCall(functools.partial(reference, *reference_args))
         )
         attempts = 0
-        cpu_side = not backend.is_gpu or backend.simulated
-        with self._context.guard(cpu_side=cpu_side):
+        # A simulated device is never gated: it needs no lock beyond its test's shared hold.
+        guard = self._context.guard
+        held = contextlib.nullcontext() if backend.simulated else guard(cpu_side=not backend.is_gpu)
+        with held:
             while True:
                 attempts += 1
                 monitor = contention.CpuMonitor()

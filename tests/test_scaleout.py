@@ -262,3 +262,22 @@ def test_lock_folder_is_removed_after_the_run(
     )
     result.assert_outcomes(passed=4)
     assert not list(tmp_path.glob("pytest-gpuperf-*"))
+
+
+def test_worker_hints_reach_the_controller_once(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_hint="""
+        import pytest
+
+        @pytest.mark.parametrize("n", [4, 5, 6, 7])
+        def test_double(backend, gpu_array, cuda_sync_timer, n):
+            cuda_sync_timer(lambda a: a, gpu_array.random(n, "float64"))
+        """
+    )
+    result = project.runpytest_subprocess(
+        *FAST_START, "-n", "2", "--gpuperf", "--gpuperf-backends=fakegpu", "test_hint.py"
+    )
+    result.assert_outcomes(passed=4)
+    hint = "gpu_array: float64 on fakegpu: consumer GPUs run float64 many times slower*"
+    result.stdout.fnmatch_lines(["*- gpuperf hints -*", hint])
+    assert sum(line.startswith("gpu_array: float64") for line in result.outlines) == 1
