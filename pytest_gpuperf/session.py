@@ -129,10 +129,8 @@ class GpuperfSession:
         """Controller: a note when workers measured on different machines (GPU models)."""
         if len(self.worker_fingerprints) < 2:
             return None
-        seen = "; ".join(
-            f"{', '.join(sorted(workers))}: {fp}"
-            for fp, workers in self.worker_fingerprints.items()
-        )
+        groups = sorted((sorted(workers), fp) for fp, workers in self.worker_fingerprints.items())
+        seen = "; ".join(f"{', '.join(workers)}: {fp}" for workers, fp in groups)
         return (
             f"baselines NOT saved: the workers measured on different machines ({seen}); list "
             "devices of one GPU model in --gpuperf-devices"

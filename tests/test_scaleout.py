@@ -38,7 +38,8 @@ CONFTEST = """
             return f"fake GPU {AT_IMPORT}"
 
         def device_info(self):
-            return {"gpu": "Fake GPU", "compute_capability": "9.0"}
+            mixed = os.environ.get("GP_MIXED") and AT_IMPORT != "0"
+            return {"gpu": "Other GPU" if mixed else "Fake GPU", "compute_capability": "9.0"}
 
 
     def pytest_gpuperf_register_backends(config):
@@ -118,7 +119,10 @@ INI = """
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """The fake-GPU project; its kernels log into ``log/``."""
-    for name in ("CUDA_VISIBLE_DEVICES", "PYTEST_XDIST_WORKER", "PYTEST_ADDOPTS", "GP_BARRIER"):
+    for name in (
+        *("CUDA_VISIBLE_DEVICES", "PYTEST_XDIST_WORKER", "PYTEST_ADDOPTS"),
+        *("GP_BARRIER", "GP_MIXED"),
+    ):
         monkeypatch.delenv(name, raising=False)
     log = pytester.path / "log"
     log.mkdir()
@@ -281,3 +285,22 @@ def test_worker_hints_reach_the_controller_once(project: pytest.Pytester) -> Non
     hint = "gpu_array: float64 on fakegpu: consumer GPUs run float64 many times slower*"
     result.stdout.fnmatch_lines(["*- gpuperf hints -*", hint])
     assert sum(line.startswith("gpu_array: float64") for line in result.outlines) == 1
+
+
+def test_workers_on_different_gpu_models_save_nothing_and_say_why(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GP_MIXED", "1")  # device 0 is a "Fake GPU", the others "Other GPU"
+    result = project.runpytest_subprocess(
+        *FAST_START,
+        *("-n", "2", "--gpuperf", "--gpuperf-backends=fakegpu", "--gpuperf-devices=0,1"),
+        *("--gpuperf-save", "-k", "kernel"),
+    )
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "baselines NOT saved: the workers measured on different machines (gw0: * | Fake GPU "
+            "cc9.0; gw1: * | Other GPU cc9.0); list devices of one GPU model in --gpuperf-devices"
+        ]
+    )
+    assert not (project.path / ".gpuperf").exists()
