@@ -1,4 +1,4 @@
-"""The ``gpuperf`` command: baselines and run reports (show, compare, accept, plot, prune), doctor.
+"""The ``gpuperf`` command: show, history, compare, accept, merge, plot, prune, doctor.
 
 Never imports pytest; matplotlib loads only for ``gpuperf plot``. Every bad file
 or argument ends with a message on stderr that names it and the fix, and exit 2.
@@ -261,6 +261,50 @@ def cmd_accept(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+# -- merge --------------------------------------------------------------------------------
+
+
+def cmd_merge(args: argparse.Namespace, out: TextIO) -> int:
+    """Merge shard run reports into one; with --fail, exit 1 when a result regressed."""
+    from pytest_gpuperf import markdown
+    from pytest_gpuperf.merge import MergeError, failing, merge_runs, render_markdown
+    from pytest_gpuperf.report_json import write_json
+
+    output = Path(args.output)
+    if any(Path(name).resolve() == output.resolve() for name in args.runs):
+        raise CliError(f"-o {output} names one of the shard reports; write the merge elsewhere")
+    runs = [_load_run(name) for name in args.runs]
+    try:
+        merged, notes = merge_runs(runs)
+    except MergeError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        write_json(output, merged)
+    except OSError as exc:
+        raise CliError(f"{output}: cannot write the merged report ({exc}); fix -o") from None
+    print(
+        f"merged {len(merged['benchmarks'])} result(s) from {len(runs)} shard report(s) "
+        f"into {output}",
+        file=out,
+    )
+    for note in notes:
+        print(f"note: {note}", file=out)
+    text = render_markdown(merged)
+    try:
+        if args.markdown is not None:
+            markdown.write_markdown(Path(args.markdown), text)
+        if args.summary and markdown.append_step_summary(text) is None:
+            print(
+                f"note: ${markdown.STEP_SUMMARY_ENV} is not set; no job summary written", file=out
+            )
+    except OSError as exc:
+        raise CliError(f"cannot write the Markdown report ({exc}); fix --markdown") from None
+    bad = failing(merged)
+    for test, backend, verdict in bad:
+        print(f"{verdict}: {test} on {backend}", file=out)
+    return 1 if args.fail and bad else 0
+
+
 # -- plot and prune -----------------------------------------------------------------------
 
 
@@ -379,6 +423,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="false-alarm rate for the floor shown, as 1%% or 0.01 (default 1%%)",
     )
     history.set_defaults(func=cmd_history)
+    merge = sub.add_parser("merge", help="merge shard --gpuperf-json reports into one report")
+    merge.add_argument("runs", nargs="+", metavar="RUN.json")
+    merge.add_argument(
+        "-o", "--output", required=True, metavar="MERGED.json", help="the merged report"
+    )
+    merge.add_argument(
+        "--markdown", default=None, metavar="PATH", help="also write the merged run as Markdown"
+    )
+    merge.add_argument(
+        "--summary",
+        action="store_true",
+        help="append the Markdown to $GITHUB_STEP_SUMMARY (the job summary page)",
+    )
+    merge.add_argument(
+        "--fail", action="store_true", help="exit 1 when a result is REGRESSED or below its floor"
+    )
+    merge.set_defaults(func=cmd_merge)
 
     plot = sub.add_parser("plot", help="draw a run's speedups, sweeps and compile times as PNG")
     plot.add_argument("run", metavar="RUN.json")

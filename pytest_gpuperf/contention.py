@@ -1,8 +1,10 @@
 """How much of the machine's CPU other processes used while we were measuring.
 
 A timing taken while something else kept the cores busy is not trustworthy; the
-foreign share measured here lets the caller flag or retry such a sample. Never
-imports pytest or NumPy.
+foreign share measured here lets the caller flag or retry such a sample. Under
+pytest-xdist the other workers of the same run (the siblings) are counted apart:
+their share is reported on its own and never counted as foreign. Never imports
+pytest or NumPy.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, final
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
 _PROC_STAT = "/proc/stat"
 # Fields of the aggregate "cpu" line: user nice system idle iowait irq softirq steal ...
@@ -63,13 +65,51 @@ def read_own_cpu_seconds() -> float:
     return time.process_time()
 
 
+#: The sibling workers' process ids, set in a pytest-xdist worker (None: no siblings).
+_sibling_pids: Callable[[], Sequence[int]] | None = None
+
+
+def watch_siblings(pids: Callable[[], Sequence[int]] | None) -> None:
+    """Tell every :class:`CpuMonitor` where to find the sibling workers (None: forget them)."""
+    global _sibling_pids
+    _sibling_pids = pids
+
+
+def read_process_cpu_seconds(pid: int, proc: str = "/proc") -> float | None:
+    """User plus system CPU seconds of process ``pid`` (all its threads), or None."""
+    try:
+        with open(f"{proc}/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        return None
+    fields = text.rpartition(")")[2].split()  # after "pid (comm)": state is field 3
+    try:
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (IndexError, ValueError):
+        return None
+
+
+def read_sibling_cpu_seconds() -> dict[int, float] | None:
+    """CPU seconds so far of each sibling worker that can be read; None outside xdist."""
+    if _sibling_pids is None:
+        return None
+    found = {}
+    for pid in _sibling_pids():
+        seconds = read_process_cpu_seconds(pid)
+        if seconds is not None:
+            found[pid] = seconds
+    return found
+
+
 @final
 class CpuMonitor:
     """Measures the foreign share of CPU capacity between :meth:`start` and :meth:`stop`.
 
-    The share is (machine busy CPU seconds - this process's CPU seconds) divided by
-    (wall seconds x CPU count), clamped to 0..1. ``/proc/stat`` counts in jiffies
-    (usually 10 ms), so intervals much shorter than a second read coarsely.
+    The share is (machine busy CPU seconds - this process's CPU seconds - the
+    sibling workers' CPU seconds) divided by (wall seconds x CPU count), clamped
+    to 0..1. The siblings' own share is left in :attr:`sibling_share` (None
+    outside xdist). ``/proc/stat`` counts in jiffies (usually 10 ms), so
+    intervals much shorter than a second read coarsely.
     """
 
     def __init__(
@@ -83,10 +123,14 @@ class CpuMonitor:
         self._busy0: float | None = None
         self._own0 = 0.0
         self._wall0 = 0.0
+        self._siblings0: dict[int, float] | None = None
+        #: The sibling workers' share of the CPUs over the last interval (None outside xdist).
+        self.sibling_share: float | None = None
 
     def start(self) -> None:
         """Take the starting readings."""
         self._busy0 = read_machine_busy_seconds()
+        self._siblings0 = read_sibling_cpu_seconds()
         self._own0 = read_own_cpu_seconds()
         self._wall0 = self._clock()
         self._started = True
@@ -97,10 +141,21 @@ class CpuMonitor:
             raise RuntimeError("CpuMonitor.stop() was called before start(); call start() first")
         wall = self._clock() - self._wall0
         busy1 = read_machine_busy_seconds()
+        siblings1 = read_sibling_cpu_seconds()
         own1 = read_own_cpu_seconds()
         self._started = False
-        if self._busy0 is None or busy1 is None or wall <= 0 or self._cpu_count <= 0:
+        self.sibling_share = None
+        if wall <= 0 or self._cpu_count <= 0:
             return None
-        foreign = (busy1 - self._busy0) - (own1 - self._own0)
-        share = foreign / (wall * self._cpu_count)
-        return min(1.0, max(0.0, share))
+        capacity = wall * self._cpu_count
+        siblings = 0.0
+        if self._siblings0 is not None and siblings1 is not None:
+            # Only workers seen at both ends: one that started or ended in between is unknown.
+            siblings = sum(
+                siblings1[p] - self._siblings0[p] for p in siblings1 if p in self._siblings0
+            )
+            self.sibling_share = min(1.0, max(0.0, siblings / capacity))
+        if self._busy0 is None or busy1 is None:
+            return None
+        foreign = (busy1 - self._busy0) - (own1 - self._own0) - siblings
+        return min(1.0, max(0.0, foreign / capacity))

@@ -33,6 +33,8 @@ class Measurement:
     speedup: RatioEstimate | None = None
     cache: str = "hot"
     foreign_cpu: float | None = None
+    #: The other pytest-xdist workers' share of the CPUs while measuring (None without xdist).
+    sibling_cpu: float | None = None
     budget_note: str | None = None
     attempts: int = 1
     clocks: Clocks | None = None

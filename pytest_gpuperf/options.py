@@ -60,10 +60,15 @@ FALSE_ALARM_HELP = (
     "share of runs of unchanged code the gate may flag, once 3+ runs are saved, "
     "as 1% or 0.01 (default 1%)"
 )
+DEVICES_HELP = (
+    "under pytest-xdist, the CUDA devices the workers are spread over, one per worker in turn, "
+    "as 0,1,2,3 or GPU-UUIDs (default: all visible devices)"
+)
 
 _SCHEDULER_ADDRESS = re.compile(
     r"^(?:tcp|tls)://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-_]*):(?P<port>\d{1,5})$"
 )
+_DEVICE = re.compile(r"^(?:\d+|(?:GPU|MIG)-[A-Za-z0-9/-]+)$")
 _DURATION = re.compile(r"^\s*(?P<value>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ms|s|m)?\s*$")
 _UNIT_SECONDS = {"ms": 1e-3, "s": 1.0, "m": 60.0, None: 1.0}
 #: Longest time budget accepted: one day.
@@ -145,6 +150,25 @@ def ini_flag(config: pytest.Config, ini: str) -> bool:
         ) from None
 
 
+def parse_device_list(value: str, name: str, source: str) -> tuple[str, ...]:
+    """Split ``0,1,2`` (or ``GPU-...`` UUIDs) into device tokens; empty or repeated is an error."""
+    tokens = tuple(part.strip() for part in value.split(","))
+    bad = next((t for t in tokens if not _DEVICE.match(t)), None)
+    if bad is not None:
+        shown = repr(bad) if bad else "an empty entry"
+        raise pytest.UsageError(
+            f"{name} must list CUDA devices as indices or UUIDs, e.g. 0,1,2,3 or "
+            f"GPU-8f6e...; got {value!r} ({source}): {shown} is not a device"
+        )
+    repeated = sorted({t for t in tokens if tokens.count(t) > 1})
+    if repeated:
+        raise pytest.UsageError(
+            f"{name} lists device {repeated[0]!r} twice; got {value!r} ({source}); name each "
+            "device once (workers beyond the device count share devices in turn)"
+        )
+    return tokens
+
+
 def _argparse(text: str) -> str:
     """Escape ``%`` for argparse, which %-formats option help (the ini help is printed as is)."""
     return text.replace("%", "%%")
@@ -189,6 +213,9 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("gpuperf_gate", GATE_HELP, default=None)
     parser.addini("gpuperf_history", HISTORY_HELP, default=None)
     parser.addini("gpuperf_false_alarm", FALSE_ALARM_HELP, default=None)
+    group.addoption("--gpuperf-devices", metavar="DEVICES", default=None, help=DEVICES_HELP)
+    parser.addini("gpuperf_backends", BACKENDS_HELP, default=None)
+    parser.addini("gpuperf_devices", DEVICES_HELP, default=None)
     parser.addini("gpuperf_dask_address", DASK_ADDRESS_HELP, default=None)
     parser.addini("gpuperf_tolerance", TOLERANCE_HELP, default=None)
     parser.addini("gpuperf_max_time", MAX_TIME_HELP, default=None)
@@ -230,6 +257,7 @@ class Settings:
     ignored: tuple[str, ...] = ()
     #: None: memory peaks are reported, not gated (``gpuperf_memory_tolerance``).
     memory_tolerance: float | None = None
+    devices: tuple[str, ...] | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -264,6 +292,7 @@ class Settings:
             "dask_address": pick(
                 "gpuperf_dask_address", "gpuperf_dask_address", parse_scheduler_address
             ),
+            "devices": pick("gpuperf_devices", "gpuperf_devices", parse_device_list),
         }
         parsed["gate"] = pick("gpuperf_gate", "gpuperf_gate", _usage(units.parse_gate_mode))
         parsed["false_alarm"] = pick(

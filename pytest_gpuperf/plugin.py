@@ -6,7 +6,6 @@ that uses a backend runs.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -29,7 +28,8 @@ if TYPE_CHECKING:
     from pytest_gpuperf.backends.registry import BackendRegistry  # noqa: F401
     from pytest_gpuperf.handle import BackendHandle
     from pytest_gpuperf.runner import SyncTimer
-    from pytest_gpuperf.session import GpuperfSession  # noqa: F401
+    from pytest_gpuperf.scaleout import XdistController, XdistWorker  # noqa: F401
+    from pytest_gpuperf.session import GpuperfSession
 
 settings_key = pytest.StashKey[Settings]()
 registry_key = pytest.StashKey["BackendRegistry"]()
@@ -39,6 +39,7 @@ spec_key = pytest.StashKey[MarkerSpec | None]()
 timer_key = pytest.StashKey["SyncTimer"]()
 #: Per test function (its node id without the id suffix): how many id parts precede the backend's.
 positions_key = pytest.StashKey[dict[str, int | None]]()
+scaleout_key = pytest.StashKey["XdistController | XdistWorker"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,6 +59,14 @@ def pytest_gpuperf_register_backends(config: pytest.Config) -> Sequence[Backend]
     return builtin_backends()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """In a pytest-xdist worker of ``--gpuperf``, keep one CUDA device, before conftests load."""
+    from pytest_gpuperf.devices import bind_worker
+
+    bind_worker()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Parse the settings once; start a measuring session under ``--gpuperf``."""
     config.addinivalue_line("markers", MARKER_HELP)
@@ -74,8 +83,34 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_gpuperf.session import GpuperfSession
 
         session = GpuperfSession(config, settings)
+        session.hints = config.stash[hints_key]
         config.stash[session_key] = session
         config.pluginmanager.register(session, "gpuperf-session")
+        _start_scaleout(config, session)
+
+
+def _start_scaleout(config: pytest.Config, session: GpuperfSession) -> None:
+    """Under pytest-xdist: the controller's or the worker's side of measuring in parallel."""
+    from pytest_gpuperf import scaleout
+
+    part: scaleout.XdistController | scaleout.XdistWorker | None = None
+    if session.role == "controller":
+        part = scaleout.XdistController(session, session.settings)
+    elif session.role == "worker":
+        locks = scaleout.worker_locks(config)
+        if locks is not None:
+            session.guard = locks.measuring
+            part = scaleout.XdistWorker(locks)
+    if part is not None:
+        config.stash[scaleout_key] = part
+        config.pluginmanager.register(part, "gpuperf-xdist")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Close the pytest-xdist side: environment, lock folder, sibling watch."""
+    part = config.stash.get(scaleout_key, None)
+    if part is not None:
+        part.close()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -266,8 +301,6 @@ def cuda_sync_timer(
     config = request.config
     session = config.stash.get(session_key, None)
     settings = config.stash[settings_key]
-    if session is not None and not session.timing_enabled:
-        settings = dataclasses.replace(settings, enabled=False)
     item = request.node
     callspec = getattr(item, "callspec", None)
     params: dict[str, Any] = dict(callspec.params) if callspec else {}
@@ -281,6 +314,7 @@ def cuda_sync_timer(
         versions=session.versions if session else {},
         record=session.record if session else lambda record: None,
         user_properties=item.user_properties,
+        **({"guard": session.guard} if session else {}),
     )
     timer = SyncTimer(backend, gpu_array, item.stash.get(spec_key, None), context)
     item.stash[timer_key] = timer

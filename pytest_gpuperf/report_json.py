@@ -52,6 +52,7 @@ def benchmark_entry(record: TestRecord) -> dict[str, Any] | None:
         "cache": m.cache,
         "first_call_s": m.first_call_s,
         "foreign_cpu": m.foreign_cpu,
+        "sibling_cpu": m.sibling_cpu,
         "attempts": m.attempts,
         "budget_note": m.budget_note,
         "ratios": list(m.ratios),

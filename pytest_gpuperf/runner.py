@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import shlex
@@ -21,6 +22,7 @@ from pytest_gpuperf.record import Attempt, TestRecord
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from contextlib import AbstractContextManager
 
     from pytest_gpuperf.arrays import GpuArrayFactory
     from pytest_gpuperf.handle import BackendHandle
@@ -50,6 +52,9 @@ class RunContext:
     versions: Mapping[str, str]
     record: Callable[[TestRecord], None]
     user_properties: list[tuple[str, object]] = field(default_factory=list)
+    #: What a measurement holds while it times (under pytest-xdist: the worker locks).
+    #: Called with ``cpu_side=True`` for host backends, ``False`` for real GPUs.
+    guard: Callable[..., AbstractContextManager[object]] = lambda cpu_side: contextlib.nullcontext()
 
 
 @final
@@ -132,9 +137,10 @@ class SyncTimer:
             measurement = self._measure(
                 call, launch, result, first_call_s, reference_args, reference_s, restore
             )
-            peaks = _guarded(
-                lambda: memory_gate.measure(self._handle, call), name, self._handle.name
-            )
+            with self._held():  # one more kernel call: not beside another worker's timing
+                peaks = _guarded(
+                    lambda: memory_gate.measure(self._handle, call), name, self._handle.name
+                )
             measurement = dataclasses.replace(measurement, memory=peaks)
             gate = self._judge(measurement)
             if gate is not None and gate.verdict is Verdict.REGRESSED:
@@ -243,6 +249,16 @@ class SyncTimer:
             raise pytest.fail.Exception(message, pytrace=False) from None
         return elapsed
 
+    def _held(self) -> contextlib.AbstractContextManager[object]:
+        """What a measurement holds under pytest-xdist: the host or the device lock.
+
+        A simulated device is never gated: it needs no lock beyond its test's shared hold.
+        """
+        backend = self._handle.impl
+        if backend.simulated:
+            return contextlib.nullcontext()
+        return self._context.guard(cpu_side=not backend.is_gpu)
+
     def _measure(
         self,
         call: Callable[[], object],
@@ -305,27 +321,28 @@ class SyncTimer:
                 lambda: reference(*fresh), prepare=refresh, side="reference"
             )
         attempts = 0
-        while True:
-            attempts += 1
-            if watch is not None:
-                watch.begin()
-            monitor = contention.CpuMonitor()
-            monitor.start()
-            if reference_side is None:
-                # No estimate from the first call: it includes compilation.
-                kernel, note = timing.measure_single(kernel_side, config)
-                paired = None
-            else:
-                paired = timing.measure_paired(
-                    kernel_side, reference_side, config, reference_estimate_s=reference_s
-                )
-                kernel, note = paired.kernel, paired.budget_note
-            foreign = monitor.stop()
-            clocks = watch.end() if watch is not None else None
-            contended = foreign is not None and foreign > settings.contention
-            throttled = clocks is not None and clocks.throttled
-            if not (contended or throttled) or attempts >= 2 or backend.simulated:
-                break
+        with self._held():
+            while True:
+                attempts += 1
+                if watch is not None:
+                    watch.begin()
+                monitor = contention.CpuMonitor()
+                monitor.start()
+                if reference_side is None:
+                    # No estimate from the first call: it includes compilation.
+                    kernel, note = timing.measure_single(kernel_side, config)
+                    paired = None
+                else:
+                    paired = timing.measure_paired(
+                        kernel_side, reference_side, config, reference_estimate_s=reference_s
+                    )
+                    kernel, note = paired.kernel, paired.budget_note
+                foreign = monitor.stop()
+                clocks = watch.end() if watch is not None else None
+                contended = foreign is not None and foreign > settings.contention
+                throttled = clocks is not None and clocks.throttled
+                if not (contended or throttled) or attempts >= 2 or backend.simulated:
+                    break
         return Measurement(
             result=result,
             timed=True,
@@ -337,6 +354,7 @@ class SyncTimer:
             speedup=paired.speedup() if paired else None,
             cache="cold" if flush is not None else "hot",
             foreign_cpu=foreign,
+            sibling_cpu=getattr(monitor, "sibling_share", None),
             budget_note=note,
             attempts=attempts,
             clocks=clocks,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from typing import TYPE_CHECKING, Any, final
 
@@ -14,7 +15,8 @@ from pytest_gpuperf.gate import Verdict
 from pytest_gpuperf.summary import summary_lines
 
 if TYPE_CHECKING:
-    from collections.abc import Generator
+    from collections.abc import Callable, Generator
+    from contextlib import AbstractContextManager
     from pathlib import Path
 
     from pytest_gpuperf.backends.registry import BackendRegistry
@@ -22,16 +24,7 @@ if TYPE_CHECKING:
     from pytest_gpuperf.measurement import Measurement
     from pytest_gpuperf.options import Settings
     from pytest_gpuperf.record import TestRecord
-
-
-XDIST_SAVE_IGNORED = (
-    "--gpuperf-save ignored under pytest-xdist: nothing was measured, so nothing is saved; "
-    "run --gpuperf --gpuperf-save without -n"
-)
-XDIST_WARNING = (
-    "WARNING: gpuperf timing is off under pytest-xdist (workers share the CPUs, so speedups "
-    "would be noise); correctness is still checked. Run --gpuperf without -n to measure."
-)
+    from pytest_gpuperf.shipping import WorkerPayload
 
 
 @final
@@ -50,12 +43,18 @@ class GpuperfSession:
         #: Outputs asked for that could not be written; any of them fails the run.
         self.write_failures: list[str] = []
         self._registry: BackendRegistry | None = None
-        self.timing_enabled = not _under_xdist(config)
-        if not self.timing_enabled and not hasattr(config, "workerinput"):
-            # A terminal line, not a Python warning: filterwarnings=error would make it a crash.
-            self.notes.append(XDIST_WARNING)
-            if settings.save:
-                self.notes.append(XDIST_SAVE_IGNORED)
+        #: "solo" (no xdist), "worker" (measures, hands its records over) or "controller".
+        self.role = role(config)
+        #: One-line hints shown below the summary (the plugin shares its dict here).
+        self.hints: dict[str, None] = {}
+        #: What a measurement holds while timing; the worker locks under pytest-xdist.
+        self.guard: Callable[..., AbstractContextManager[object]] = lambda cpu_side: (
+            contextlib.nullcontext()
+        )
+        #: Controller: node id -> when its call finished, to list records in that order.
+        self.order: dict[str, int] = {}
+        #: Controller: fingerprint -> the workers that measured on it.
+        self.worker_fingerprints: dict[str, list[str]] = {}
 
     def start(self, registry: BackendRegistry) -> None:
         """Load the baselines (a damaged file stops the run) and read the machine facts."""
@@ -65,13 +64,15 @@ class GpuperfSession:
             )
         except store.BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
+        self.versions = machine.library_versions()
+        self._registry = registry
+        if self.role == "controller":
+            return  # machine facts come from the workers: probing a GPU here would start CUDA
         self.machine_info = machine.machine_info(gpu_info(registry, self.settings.backends))
         self.fingerprint = machine.fingerprint(self.machine_info)
         locked = clocks_locked(registry, self.settings.backends)
         if locked is not None:  # in the machine info, so in the baseline file too
             self.machine_info["clocks_locked"] = locked
-        self.versions = machine.library_versions()
-        self._registry = registry
         if self.baselines.fingerprints() and not self.baselines.has_machine(self.fingerprint):
             self.notes.append(
                 f"no baseline for this machine: {self.fingerprint}; run with --gpuperf-save"
@@ -97,6 +98,54 @@ class GpuperfSession:
         if record.device and isinstance(devices, dict):
             devices[record.backend] = record.device  # e.g. the dask scheduler in use
 
+    def absorb(self, payload: WorkerPayload) -> None:
+        """Controller: take one worker's records, notes, hints and machine facts."""
+        self.records.extend(payload.records)
+        self.notes.extend(n for n in payload.notes if n not in self.notes)
+        self.hints.update(dict.fromkeys(payload.hints))
+        if payload.fingerprint:
+            self.worker_fingerprints.setdefault(payload.fingerprint, []).append(payload.worker)
+        if not self.fingerprint and payload.fingerprint:
+            self.fingerprint = payload.fingerprint
+            self.machine_info = dict(payload.machine_info)
+            self.versions = dict(payload.versions)
+        found = payload.machine_info.get("devices")
+        devices = self.machine_info.setdefault("devices", {})
+        if isinstance(found, dict) and isinstance(devices, dict):
+            for backend, text in found.items():
+                known = str(devices.get(backend) or "")
+                if text and text not in known.split("; "):
+                    devices[backend] = f"{known}; {text}" if known else text
+
+    def _handover(self) -> None:
+        """Worker: pack the records for the controller (``config.workeroutput``)."""
+        from pytest_gpuperf.scaleout import OUTPUT_KEY
+        from pytest_gpuperf.shipping import WorkerPayload, pack
+
+        workerinput: dict[str, Any] = getattr(self.config, "workerinput", {})
+        payload = WorkerPayload(
+            worker=str(workerinput.get("workerid", "?")),
+            records=self.records,
+            notes=self.notes,
+            hints=list(self.hints),
+            fingerprint=self.fingerprint,
+            machine_info=self.machine_info,
+            versions=self.versions,
+        )
+        output: dict[str, Any] = getattr(self.config, "workeroutput", {})
+        output[OUTPUT_KEY], _left = pack(payload)
+
+    def _mixed_machines(self) -> str | None:
+        """Controller: a note when workers measured on different machines (GPU models)."""
+        if len(self.worker_fingerprints) < 2:
+            return None
+        groups = sorted((sorted(workers), fp) for fp, workers in self.worker_fingerprints.items())
+        seen = "; ".join(f"{', '.join(workers)}: {fp}" for workers, fp in groups)
+        return (
+            f"baselines NOT saved: the workers measured on different machines ({seen}); list "
+            "devices of one GPU model in --gpuperf-devices"
+        )
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
@@ -115,13 +164,23 @@ class GpuperfSession:
         An output that can't be written fails the run (exit status 1, like a failed
         test), so a CI job that saves or publishes does not go green with nothing written.
         """
-        if any(r.bytes_per_call is not None or r.flops_per_call is not None for r in self.records):
+        if self.role != "controller" and any(
+            r.bytes_per_call is not None or r.flops_per_call is not None for r in self.records
+        ):
             from pytest_gpuperf.throughput import attach_throughput
 
             attach_throughput(self.records, self._gpu_backends(), self.machine_info)
-        if self.settings.save and self.timing_enabled:
+        if self.role == "worker":
+            self._handover()  # the controller reports and saves, once
+            return
+        if self.role == "controller":
+            self.records.sort(key=lambda r: self.order.get(r.nodeid, len(self.order)))
+        mixed = self._mixed_machines() if self.settings.save else None
+        if mixed:
+            self.notes.append(mixed)
+        elif self.settings.save:
             self._save()
-        plot_dir = self.settings.plot_dir if self.timing_enabled else None
+        plot_dir = self.settings.plot_dir
         if self.settings.json_path is not None or plot_dir is not None:
             from pytest_gpuperf.report_json import build_report
 
@@ -130,13 +189,12 @@ class GpuperfSession:
                 self._write_json(report)
             if plot_dir is not None:
                 self._plot(report, plot_dir)
-        if not hasattr(self.config, "workerinput"):
-            from pytest_gpuperf.markdown import publish
+        from pytest_gpuperf.markdown import publish
 
-            problems, failed = publish(self, self.settings.markdown_path)
-            self.notes.extend(problems)
-            if failed:
-                self.write_failures.append("the Markdown report")
+        problems, failed = publish(self, self.settings.markdown_path)
+        self.notes.extend(problems)
+        if failed:
+            self.write_failures.append("the Markdown report")
         if self.write_failures and session.exitstatus in (
             pytest.ExitCode.OK,
             pytest.ExitCode.NO_TESTS_COLLECTED,
@@ -162,10 +220,6 @@ class GpuperfSession:
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """Print the table of measured tests."""
         terminalreporter.write_sep("=", "gpuperf")
-        if not self.timing_enabled:
-            for line in self.notes:
-                terminalreporter.write_line(line)
-            return
         verbose = self.config.get_verbosity() > 0
         for line in summary_lines(self, self._sections(), verbose=verbose):
             terminalreporter.write_line(line)
@@ -276,12 +330,13 @@ def _device_peak(measurement: Measurement) -> int | None:
     return None if peaks is None or peaks.simulated else peaks.device_peak_bytes
 
 
-def _under_xdist(config: pytest.Config) -> bool:
-    """True in an xdist worker, or in a controller that distributes tests."""
+def role(config: pytest.Config) -> str:
+    """``worker`` in a pytest-xdist worker, ``controller`` when handing tests out, else ``solo``."""
+    from pytest_gpuperf.scaleout import distributing
+
     if hasattr(config, "workerinput"):
-        return True
-    numprocesses = config.getoption("numprocesses", None)
-    return bool(numprocesses)
+        return "worker"
+    return "controller" if distributing(config) else "solo"
 
 
 def gpu_info(registry: BackendRegistry, wanted: tuple[str, ...] | None) -> dict[str, object]:

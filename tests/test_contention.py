@@ -86,3 +86,64 @@ def test_real_reading_is_a_share() -> None:
     if share is None:
         pytest.skip("no /proc/stat and no psutil on this machine")
     assert 0.0 <= share <= 1.0
+
+
+# -- sibling workers under pytest-xdist ----------------------------------------------------
+
+
+def _siblings(monkeypatch: pytest.MonkeyPatch, readings: list[dict[int, float]]) -> None:
+    """Sibling workers whose CPU seconds read as ``readings`` at start and at stop."""
+    it = iter(readings)
+    monkeypatch.setattr(contention, "read_sibling_cpu_seconds", lambda: next(it))
+
+
+def test_sibling_workers_are_not_foreign(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The machine was busy 1.5 s over 1 s on 2 CPUs: 0.2 s ours, 1.0 s a sibling's, 0.3 s foreign.
+    _feed(monkeypatch, [100.0, 101.5], [5.0, 5.2])
+    _siblings(monkeypatch, [{11: 3.0, 12: 7.0}, {11: 4.0, 12: 7.0}])
+    ticks = iter([0.0, 1.0])
+    monitor = CpuMonitor(cpu_count=2, clock=lambda: next(ticks))
+    monitor.start()
+    assert monitor.stop() == pytest.approx(0.15)
+    assert monitor.sibling_share == pytest.approx(0.5)
+
+
+def test_a_sibling_seen_at_one_end_only_counts_as_foreign(monkeypatch: pytest.MonkeyPatch) -> None:
+    _feed(monkeypatch, [100.0, 101.0], [5.0, 5.0])
+    _siblings(monkeypatch, [{11: 3.0}, {12: 1.0}])  # 11 ended, 12 started in between
+    ticks = iter([0.0, 1.0])
+    monitor = CpuMonitor(cpu_count=2, clock=lambda: next(ticks))
+    monitor.start()
+    assert monitor.stop() == pytest.approx(0.5)
+    assert monitor.sibling_share == 0.0
+
+
+def test_outside_xdist_there_is_no_sibling_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    _feed(monkeypatch, [100.0, 101.0], [5.0, 5.0])
+    monkeypatch.setattr(contention, "_sibling_pids", None)
+    ticks = iter([0.0, 1.0])
+    monitor = CpuMonitor(cpu_count=2, clock=lambda: next(ticks))
+    monitor.start()
+    assert monitor.stop() == pytest.approx(0.5)
+    assert monitor.sibling_share is None
+
+
+def test_sibling_seconds_are_read_from_proc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(contention, "_sibling_pids", None)
+    contention.watch_siblings(lambda: [os.getpid(), 2**22 + 7])  # a live pid and no such pid
+    try:
+        found = contention.read_sibling_cpu_seconds()
+    finally:
+        contention.watch_siblings(None)
+    assert found is not None
+    assert list(found) == [os.getpid()]
+    assert found[os.getpid()] >= 0.0
+
+
+def test_process_seconds_parse_a_name_with_spaces_and_parens(tmp_path: Path) -> None:
+    ticks = os.sysconf("SC_CLK_TCK")
+    (tmp_path / "42").mkdir()
+    fields = ["S", "1", *["0"] * 9, str(3 * ticks), str(ticks), *["0"] * 30]
+    (tmp_path / "42" / "stat").write_text(f"42 (py (x) y) {' '.join(fields)}\n")
+    assert contention.read_process_cpu_seconds(42, proc=str(tmp_path)) == pytest.approx(4.0)
+    assert contention.read_process_cpu_seconds(43, proc=str(tmp_path)) is None

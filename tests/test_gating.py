@@ -537,32 +537,76 @@ def test_quiet_run_is_measured_once(project: pytest.Pytester) -> None:
     assert bench["extra_info"]["gpuperf"]["foreign_cpu"] == 0.0
 
 
-def test_xdist_turns_timing_off_with_one_warning(project: pytest.Pytester) -> None:
+def test_xdist_workers_measure_and_the_controller_reports_once(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store(project, {ADD: 5.0, MUL: 5.0})
+    monkeypatch.setenv("GP_MUL_NS", "2000000")  # 2.5x instead of 5x
+    json_path, markdown, junit = (project.path / name for name in ("run.json", "run.md", "j.xml"))
+    result = project.runpytest_subprocess(
+        *FAST_START,
+        *("-n", "2", "--gpuperf", f"--gpuperf-json={json_path}"),
+        *(f"--gpuperf-markdown={markdown}", f"--junitxml={junit}"),
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*= gpuperf =*",
+            "test_kernels.py::test_mul*numpy*2.5x [[]2.5-2.5[]]*5x*-50.0%*REGRESSED*",
+            "test_kernels.py::test_add*numpy*5x [[]5-5[]]*5x*0.0%*ok*",
+            "pytest-xdist: CUDA devices *, one per worker in turn;*",
+        ]
+    )
+    assert sum("= gpuperf =" in line for line in result.outlines) == 1
+    benchmarks = json.loads(json_path.read_text())["benchmarks"]
+    verdicts = {b["fullname"]: b["extra_info"]["gpuperf"]["verdict"] for b in benchmarks}
+    assert verdicts == {
+        "test_kernels.py::test_add[numpy]": "ok",
+        "test_kernels.py::test_mul[numpy]": "REGRESSED",
+    }
+    text = markdown.read_text()
+    results = text.partition("### Memory")[0]  # the results table, once; memory rows follow
+    assert results.count("`test_kernels.py::test_add` | numpy") == 1
+    assert text.count("**REGRESSED**") == 1
+    properties = {
+        case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+        for case in ET.parse(junit).iter("testcase")
+    }
+    assert properties["test_add[numpy]"]["gpuperf_verdict"] == "ok"
+    assert properties["test_mul[numpy]"]["gpuperf_verdict"] == "REGRESSED"
+    assert properties["test_mul[numpy]"]["gpuperf_speedup"] == "2.5"
+
+
+def test_xdist_names_a_worker_that_died_with_its_measurements(project: pytest.Pytester) -> None:
     project.makepyfile(
-        test_wrong="""
-        import pytest
-        from test_kernels import add_reference
+        test_die="""
+        import os
 
-        def wrong_kernel(a):
-            return a + 2
-
-        @pytest.mark.gpuperf(reference=add_reference)
-        def test_wrong(backend, gpu_array, cuda_sync_timer):
-            m = cuda_sync_timer(wrong_kernel, gpu_array.random(8, "float32"))
+        def test_die():
+            os._exit(3)
         """
     )
-    result = project.runpytest_subprocess(*FAST_START, "--gpuperf", "--gpuperf-save", "-n", "2")
-    result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(["*test_wrong*wrong_kernel on numpy*differ*"])
-    warning = [line for line in result.outlines if "timing is off under pytest-xdist" in line]
-    assert warning == [
-        "WARNING: gpuperf timing is off under pytest-xdist (workers share the CPUs, so speedups "
-        "would be noise); correctness is still checked. Run --gpuperf without -n to measure."
-    ]
-    result.stdout.no_fnmatch_line("*5x*")
-    result.stdout.no_fnmatch_line("*saved * baseline*")
-    result.stdout.fnmatch_lines(["--gpuperf-save ignored under pytest-xdist: nothing was*"])
-    assert not baseline_file(project).exists()
+    result = project.runpytest_subprocess(*FAST_START, "-n", "2", "--gpuperf")
+    result.stdout.fnmatch_lines(
+        [
+            "worker gw* ended without handing over its measurements (*); they are missing "
+            "from the report and the baselines"
+        ]
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] == 1
+    assert outcomes.get("passed", 0) == 2
+
+
+def test_xdist_run_saves_every_workers_baselines_once(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess(*FAST_START, "-n", "2", "--gpuperf", "--gpuperf-save")
+    result.assert_outcomes(passed=2)
+    saved = [line for line in result.outlines if line.startswith("saved ")]
+    assert saved == [f"saved 2 baseline(s) to {baseline_file(project)}"]
+    assert stored(baseline_file(project)) == {
+        "test_kernels.py::test_add": {"numpy": pytest.approx(5.0)},
+        "test_kernels.py::test_mul": {"numpy": pytest.approx(5.0)},
+    }
 
 
 def test_untimed_reference_free_test_is_timed_with_its_first_call_apart(
