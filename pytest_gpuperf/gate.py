@@ -28,12 +28,12 @@ from pytest_gpuperf.history import (
     geometric_mean,
     speed,
 )
+from pytest_gpuperf.stats import RatioEstimate
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from pytest_gpuperf.history import History
-    from pytest_gpuperf.stats import RatioEstimate
 
 
 class Verdict(str, enum.Enum):
@@ -291,6 +291,16 @@ def _judge_speedup(gate: GateInput, history: History, now: RatioEstimate) -> Gat
             bands=bands,
             attribution="kernel",
         )
+    masked = _masked_by_the_reference(gate, used)
+    if masked:
+        return _inconclusive(
+            gate,
+            masked,
+            f"{gate.test} on {gate.backend}: speedup over {gate.reference_name} of {measured} "
+            "held only because the reference slowed down too",
+            bands=bands,
+            attribution="reference",
+        )
     if found.above(now):
         reason = (
             f"{change:+.1%} over baseline {base:.3g}x; re-save with "
@@ -298,6 +308,34 @@ def _judge_speedup(gate: GateInput, history: History, now: RatioEstimate) -> Gat
         )
         return GateResult(Verdict.IMPROVED, reason=reason, bands=bands)
     return GateResult(Verdict.OK, bands=bands)
+
+
+def _masked_by_the_reference(gate: GateInput, used: History) -> str:
+    """Say so when the speedup held only because the reference slowed down with the kernel.
+
+    Both medians beyond their own saved bands, in the same direction: the ratio can't
+    tell machine drift from a kernel regression, so the verdict is not ``ok``.
+    """
+    kernel_now, reference_now = gate.kernel_median_s, gate.reference_median_s
+    if not kernel_now or not reference_now:
+        return ""
+
+    def slower(then: list[float], now_s: float) -> bool:
+        now = speed(RatioEstimate(now_s, now_s, now_s))
+        limits = band(
+            [1 / t for t in then], now, tolerance=gate.tolerance, false_alarm=gate.false_alarm
+        )
+        return limits.below(now)
+
+    kernel_then = [r.kernel_median_s for r in used.runs]
+    reference_then = [r.reference_median_s for r in used.runs]
+    if not (slower(kernel_then, kernel_now) and slower(reference_then, reference_now)):
+        return ""
+    moved = _moves(gate, geometric_mean(kernel_then), geometric_mean(reference_then))
+    return (
+        f"the kernel and the reference both slowed down: {moved}; the speedup can't tell "
+        "machine drift from a kernel regression; gpuperf(gate='both') on a steady runner can"
+    )
 
 
 def _judge_time(gate: GateInput, history: History) -> GateResult:

@@ -391,3 +391,26 @@ def test_both_mode_fails_when_either_fails() -> None:
     )
     assert judge(replace(speed_bad, mode="time")).verdict is Verdict.OK
     assert judge(speed_bad).verdict is Verdict.REGRESSED
+
+
+def test_a_speedup_held_only_by_a_slower_reference_is_inconclusive() -> None:
+    # The campaign's miss: the kernel got 20% slower, and in the same process the
+    # reference ran 30% slower, so the ratio hardly moved.
+    runs = history(*QUIET)  # kernel 1 ms, reference = speedup x 1 ms
+    masked = {"kernel_median_s": 1.2e-3, "reference_median_s": 6.5e-3}
+    value = 6.5 / 1.2
+    result = judge(gate(value, value, value, history=runs, **masked))
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert not result.failed
+    assert result.why.startswith(
+        "the kernel and the reference both slowed down: kernel median 1 ms -> 1.2 ms (+20%), "
+        "reference add_ref median 5 ms -> 6.5 ms (+30%); the speedup can't tell machine drift "
+        "from a kernel regression"
+    )
+    assert judge(
+        replace(gate(value, value, value, history=runs, **masked), fail_inconclusive=True)
+    ).failed
+    # A kernel inside its own band, or a reference inside its own, keeps the plain verdict.
+    steady = {"kernel_median_s": 1.05e-3, "reference_median_s": 5.3e-3}
+    value = 5.3 / 1.05
+    assert judge(gate(value, value, value, history=runs, **steady)).verdict is Verdict.OK
