@@ -26,6 +26,7 @@ from pytest_gpuperf.history import (
     band,
     describe_runs,
     geometric_mean,
+    reference_band,
     speed,
 )
 from pytest_gpuperf.stats import RatioEstimate
@@ -121,8 +122,9 @@ class GateResult:
 def baseline_speedup(gate: GateResult | None, history: History | None) -> float | None:
     """The baseline speedup a result is shown against: the one its verdict used.
 
-    That is the center of the speedup band (the geometric mean of the comparable
-    saved runs); without one, the geometric mean of all saved runs.
+    That is the center of the speedup band (the geometric mean of the saved runs,
+    or the speedup they predict at today's reference speed); without a band, the
+    geometric mean of all saved runs.
     """
     if gate is not None and "speedup" in gate.bands:
         return gate.bands["speedup"].center
@@ -244,20 +246,18 @@ def _rests_on(found: Band) -> str:
 
 def _judge_speedup(gate: GateInput, history: History, now: RatioEstimate) -> GateResult:
     """The speedup against its history, with the drop attributed to the kernel or reference."""
-    used = history.comparable(gate.reference_median_s)
-    found = band(
-        [r.speedup for r in used.runs],
-        now,
-        tolerance=gate.tolerance,
-        false_alarm=gate.false_alarm,
+
+    limits = {"tolerance": gate.tolerance, "false_alarm": gate.false_alarm}
+    found = reference_band(history, now, gate.reference_median_s, **limits) or band(
+        [r.speedup for r in history.runs], now, **limits
     )
     bands = {"speedup": found}
     base = found.center
     change = now.value / base - 1
     measured = _estimate(now)
     if found.below(now):
-        kernel_then = geometric_mean([r.kernel_median_s for r in used.runs])
-        reference_then = geometric_mean([r.reference_median_s for r in used.runs])
+        kernel_then = geometric_mean([r.kernel_median_s for r in history.runs])
+        reference_then = geometric_mean([r.reference_median_s for r in history.runs])
         drop = math.log(base / now.value)
         moved = _moves(gate, kernel_then, reference_then)
         kernel_rise = math.log(gate.kernel_median_s / kernel_then) if gate.kernel_median_s else drop
@@ -291,7 +291,7 @@ def _judge_speedup(gate: GateInput, history: History, now: RatioEstimate) -> Gat
             bands=bands,
             attribution="kernel",
         )
-    masked = _masked_by_the_reference(gate, used)
+    masked = _masked_by_the_reference(gate, history)
     if masked:
         return _inconclusive(
             gate,
@@ -310,7 +310,7 @@ def _judge_speedup(gate: GateInput, history: History, now: RatioEstimate) -> Gat
     return GateResult(Verdict.OK, bands=bands)
 
 
-def _masked_by_the_reference(gate: GateInput, used: History) -> str:
+def _masked_by_the_reference(gate: GateInput, history: History) -> str:
     """Say so when the speedup held only because the reference slowed down with the kernel.
 
     Both medians beyond their own saved bands, in the same direction: the ratio can't
@@ -327,8 +327,8 @@ def _masked_by_the_reference(gate: GateInput, used: History) -> str:
         )
         return limits.below(now)
 
-    kernel_then = [r.kernel_median_s for r in used.runs]
-    reference_then = [r.reference_median_s for r in used.runs]
+    kernel_then = [r.kernel_median_s for r in history.runs]
+    reference_then = [r.reference_median_s for r in history.runs]
     if not (slower(kernel_then, kernel_now) and slower(reference_then, reference_now)):
         return ""
     moved = _moves(gate, geometric_mean(kernel_then), geometric_mean(reference_then))

@@ -15,6 +15,9 @@ The rule, for a quantity where higher is better (the speedup, or a kernel's spee
   ``center * min(1 - tolerance, exp(-q * sqrt(s^2 (1 + 1/k) + w^2)))`` with ``q``
   the one-sided ``1 - false_alarm`` quantile of Student's t on ``k - 1`` degrees
   of freedom, and the run is below it when its estimate is.
+- A reference whose speed varies between the saved runs (:func:`reference_band`):
+  the same rule around the speedup a fit on the reference's speed predicts for
+  today, with the fit's prediction interval.
 - ``k < MIN_RUNS``: the between-run spread is unknown. The floor is
   ``center * (1 - tolerance)`` and the run is below it when its whole 95% interval
   is (the rule of a single baseline).
@@ -41,8 +44,8 @@ MIN_RUNS = 3
 DEFAULT_HISTORY = 10
 #: Share of unchanged-code runs the gate may flag, unless ``gpuperf_false_alarm`` says otherwise.
 DEFAULT_FALSE_ALARM = 0.01
-#: History runs whose reference median lies this close to today's are "comparable".
-REFERENCE_MATCH = 0.10
+#: The saved reference medians must vary this much (SD of their logs) to fit on them.
+REFERENCE_VARIES = 0.05
 #: z for a 95% two-sided interval: turns an interval's half-width into a standard error.
 _Z95 = 1.959964
 
@@ -71,23 +74,6 @@ class History:
     def appended(self, run: BaselineEntry, limit: int) -> History:
         """This history with ``run`` added, keeping the newest ``limit`` runs."""
         return History((*self.runs, run)[-limit:])
-
-    def comparable(self, reference_median_s: float | None) -> History:
-        """The runs whose reference took about as long as it does now.
-
-        A reference that runs at one of two speeds, chosen per process, makes the
-        speedup bimodal; comparing with runs in the same state keeps the band tight.
-        With fewer than MIN_RUNS such runs, the whole history.
-        """
-        if not reference_median_s or len(self.runs) < MIN_RUNS:
-            return self
-        near = tuple(
-            run
-            for run in self.runs
-            if abs(math.log(run.reference_median_s / reference_median_s))
-            <= math.log1p(REFERENCE_MATCH)
-        )
-        return History(near) if len(near) >= MIN_RUNS else self
 
 
 @final
@@ -136,6 +122,50 @@ def band(
     floor = center * min(1 - tolerance, math.exp(-margin))
     ceiling = center * max(1 + tolerance, math.exp(margin))
     return Band(center, floor, ceiling, k, spread, False, math.exp(-margin) < 1 - tolerance)
+
+
+def reference_band(
+    history: History,
+    now: RatioEstimate,
+    reference_median_s: float | None,
+    *,
+    tolerance: float,
+    false_alarm: float,
+) -> Band | None:
+    """The band for a speedup that depends on the reference's speed, or None.
+
+    When the saved reference medians vary (the SD of their logs is at least
+    REFERENCE_VARIES) and today's lies within their range, fit
+    ``log(speedup) = a + b * log(reference median)`` over the saved runs and expect
+    today's speedup at today's reference median: a reference that runs at another
+    speed from process to process then moves the expected speedup with it. The
+    margin is the fit's prediction interval (Student's t on ``k - 2`` degrees of
+    freedom), plus this run's own noise; otherwise as :func:`band`.
+    """
+    runs = history.runs
+    k = len(runs)
+    if not reference_median_s or k < MIN_RUNS + 1:
+        return None
+    x = [math.log(run.reference_median_s) for run in runs]
+    y = [math.log(run.speedup) for run in runs]
+    x0 = math.log(reference_median_s)
+    if statistics.stdev(x) < REFERENCE_VARIES or not (
+        min(x) - REFERENCE_VARIES <= x0 <= max(x) + REFERENCE_VARIES
+    ):
+        return None
+    x_mean, y_mean = statistics.fmean(x), statistics.fmean(y)
+    sxx = sum((xi - x_mean) ** 2 for xi in x)
+    slope = sum((xi - x_mean) * (yi - y_mean) for xi, yi in zip(x, y, strict=True)) / sxx
+    residuals = [yi - y_mean - slope * (xi - x_mean) for xi, yi in zip(x, y, strict=True)]
+    spread = math.sqrt(sum(r * r for r in residuals) / (k - 2))
+    expected = math.exp(y_mean + slope * (x0 - x_mean))
+    own = math.log(now.high / now.low) / (2 * _Z95) if now.low > 0 else 0.0
+    predicted = spread**2 * (1 + 1 / k + (x0 - x_mean) ** 2 / sxx)
+    margin = t_quantile(1 - false_alarm, k - 2) * math.sqrt(predicted + own**2)
+    floor = expected * min(1 - tolerance, math.exp(-margin))
+    ceiling = expected * max(1 + tolerance, math.exp(margin))
+    widened = math.exp(-margin) < 1 - tolerance
+    return Band(expected, floor, ceiling, k, spread, False, widened)
 
 
 def speed(seconds: RatioEstimate) -> RatioEstimate:

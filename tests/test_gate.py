@@ -258,11 +258,21 @@ def test_the_larger_share_of_the_drop_decides(
 # -- history: the floor learns the between-run spread -------------------------------------
 
 
-def history(*speedups: float, kernel_s: float = 1e-3) -> History:
-    """Saved runs with these speedups; the reference median follows from the kernel's."""
+def history(*speedups: float, kernel_s: float | None = None) -> History:
+    """Saved runs with these speedups.
+
+    By default the reference stays at 5 ms and the kernel moves (5 ms / speedup); with
+    ``kernel_s`` the kernel stays there and the reference moves (speedup x kernel_s).
+    """
     return History(
         tuple(
-            entry(s, ci_low=s, ci_high=s, kernel_median_s=kernel_s, reference_median_s=s * kernel_s)
+            entry(
+                s,
+                ci_low=s,
+                ci_high=s,
+                kernel_median_s=5e-3 / s if kernel_s is None else kernel_s,
+                reference_median_s=5e-3 if kernel_s is None else s * kernel_s,
+            )
             for s in speedups
         )
     )
@@ -326,17 +336,27 @@ def test_history_center_is_the_geometric_mean() -> None:
     assert baseline_speedup(None, history(4.0, 5.0, 6.25)) == pytest.approx(5.0)
 
 
-def test_bimodal_reference_compares_with_runs_in_the_same_state() -> None:
+def test_bimodal_reference_expects_the_speedup_of_todays_reference_speed() -> None:
     # The reference runs at 5 ms or 7.5 ms, chosen per process; the kernel stays at 1 ms.
-    runs = history(5.0, 7.5, 5.05, 7.4, 4.95, 7.55)
-    slow = {"kernel_median_s": 1e-3, "reference_median_s": 5e-3}
-    assert judge(gate(5.0, 4.95, 5.05, history=runs, **slow)).verdict is Verdict.OK
-    band = judge(gate(5.0, 4.95, 5.05, history=runs, **slow)).bands["speedup"]
-    assert band.runs == 3
-    assert band.center == pytest.approx(5.0, rel=0.01)
+    runs = history(5.0, 7.5, 5.05, 7.4, 4.95, 7.55, kernel_s=1e-3)
+    for reference_ms, value in ((5.0, 5.0), (7.5, 7.5)):
+        steady = {"kernel_median_s": 1e-3, "reference_median_s": reference_ms * 1e-3}
+        result = judge(gate(value, value * 0.99, value * 1.01, history=runs, **steady))
+        assert result.verdict is Verdict.OK
+        assert result.bands["speedup"].center == pytest.approx(value, rel=0.02)
+        assert result.bands["speedup"].runs == 6
+        assert result.detectable == pytest.approx(0.10)  # the fit explains the spread
     # A 20% slower kernel in either state is caught.
-    slower = {"kernel_median_s": 1.25e-3, "reference_median_s": 7.5e-3}
-    assert judge(gate(6.0, 5.95, 6.05, history=runs, **slower)).verdict is Verdict.REGRESSED
+    for reference_ms in (5.0, 7.5):
+        value = reference_ms / 1.25
+        slower = {"kernel_median_s": 1.25e-3, "reference_median_s": reference_ms * 1e-3}
+        result = judge(gate(value, value * 0.99, value * 1.01, history=runs, **slower))
+        assert result.verdict is Verdict.REGRESSED
+    # A reference speed the history never saw is not extrapolated: the plain band, whose
+    # spread covers both states, judges it.
+    unseen = {"kernel_median_s": 1e-3, "reference_median_s": 12e-3}
+    result = judge(gate(12.0, 11.9, 12.1, history=runs, **unseen))
+    assert result.bands["speedup"].detectable > 0.3
 
 
 # -- gate modes -------------------------------------------------------------------------

@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from pytest_gpuperf.admission import refusal
 from pytest_gpuperf.baseline import BaselineEntry
-from pytest_gpuperf.history import MIN_RUNS, History, band, geometric_mean, speed
+from pytest_gpuperf.history import (
+    MIN_RUNS,
+    History,
+    band,
+    geometric_mean,
+    reference_band,
+    speed,
+)
 from pytest_gpuperf.stats import RatioEstimate, median_interval, t_quantile, t_upper_tail
 
 #: Student's t quantiles from published tables (df, p, t).
@@ -71,12 +78,25 @@ def test_history_needs_a_run_and_appends_within_its_limit() -> None:
     assert grown.latest.speedup == 3.0
 
 
-def test_comparable_keeps_runs_with_a_reference_like_today() -> None:
-    runs = History(tuple(entry(5.0, ref) for ref in (5e-3, 7.5e-3, 5.2e-3, 7.4e-3, 4.9e-3)))
-    assert [r.reference_median_s for r in runs.comparable(5e-3).runs] == [5e-3, 5.2e-3, 4.9e-3]
-    # Fewer than MIN_RUNS comparable runs: the whole history.
-    assert runs.comparable(7.5e-3) is runs
-    assert runs.comparable(None) is runs
+def test_reference_band_fits_the_speedup_on_the_reference_speed() -> None:
+    # Reference at 5 or 7.5 ms with a little noise; the kernel at 1 ms: speedup = reference.
+    refs = (5.0, 7.5, 5.1, 7.4, 4.9, 7.6, 5.05, 7.45)
+    runs = History(tuple(entry(r * (1 + 0.01 * (-1) ** i), r * 1e-3) for i, r in enumerate(refs)))
+    now = RatioEstimate(6.0, 6.0, 6.0)
+    found = reference_band(runs, now, 6e-3, tolerance=0.1, false_alarm=0.01)
+    assert found is not None
+    assert found.center == pytest.approx(6.0, rel=0.02)  # interpolated at today's 6 ms
+    assert found.runs == 8
+    assert found.spread is not None
+    assert found.spread < 0.02
+    # Not used: too few runs, a reference that never varied, or one outside the seen range.
+    assert (
+        reference_band(History(runs.runs[:3]), now, 6e-3, tolerance=0.1, false_alarm=0.01) is None
+    )
+    steady = History(tuple(entry(5.0 + 0.01 * i, 5e-3) for i in range(6)))
+    assert reference_band(steady, now, 5e-3, tolerance=0.1, false_alarm=0.01) is None
+    assert reference_band(runs, now, 20e-3, tolerance=0.1, false_alarm=0.01) is None
+    assert reference_band(runs, now, None, tolerance=0.1, false_alarm=0.01) is None
 
 
 def test_band_with_a_short_history_is_the_tolerance_on_the_interval() -> None:

@@ -90,8 +90,9 @@ def test_a_slower_kernel_is_regressed_with_both_medians(
 def test_a_noisy_history_widens_the_floor_and_the_summary_says_what_helps(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    noisy = [(5.0, 1e-3), (6.5, 1e-3), (3.8, 1e-3), (5.6, 1e-3), (4.4, 1e-3)]
-    quiet = [(5.0, 1e-3), (5.05, 1e-3), (4.95, 1e-3), (5.02, 1e-3), (4.98, 1e-3)]
+    # The kernel's time moves between runs, the reference's stays at 5 ms.
+    noisy = [(s, 5e-3 / s) for s in (5.0, 6.5, 3.8, 5.6, 4.4)]
+    quiet = [(s, 5e-3 / s) for s in (5.0, 5.05, 4.95, 5.02, 4.98)]
     save_runs(project, {ADD: noisy, MUL: quiet})
     monkeypatch.setenv("GP_ADD_NS", "1150000")  # 15% slower: inside a noisy floor
     monkeypatch.setenv("GP_MUL_NS", "1150000")  # and beyond a quiet one
