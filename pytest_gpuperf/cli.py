@@ -423,6 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="false-alarm rate for the floor shown, as 1%% or 0.01 (default 1%%)",
     )
     history.set_defaults(func=cmd_history)
+
     merge = sub.add_parser("merge", help="merge shard --gpuperf-json reports into one report")
     merge.add_argument("runs", nargs="+", metavar="RUN.json")
     merge.add_argument(
