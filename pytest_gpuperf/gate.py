@@ -161,20 +161,13 @@ def judge(gate: GateInput) -> GateResult:
     if gate.speedup is None and not times:
         return GateResult(Verdict.TIMED)
     where = f"{gate.test} on {gate.backend}"
-    if gate.foreign_cpu is not None and gate.foreign_cpu > gate.contention_limit:
+    contended = gate.foreign_cpu is not None and gate.foreign_cpu > gate.contention_limit
+    if contended or gate.throttled:
         reason = (
             f"contended: other processes used {gate.foreign_cpu:.0%} of the CPUs, above the "
             f"{gate.contention_limit:.0%} limit; re-run on a quiet machine"
-        )
-        what = (
-            f"speedup over {gate.reference_name} of {_estimate(gate.speedup)}"
-            if gate.speedup is not None
-            else "the measurement"
-        )
-        return _inconclusive(gate, reason, f"{where}: {what} is inconclusive", contended=True)
-    if gate.throttled:
-        reason = (
-            "throttled: the GPU's SM clock stayed below 75% of its maximum; let it cool, "
+            if contended
+            else "throttled: the GPU's SM clock stayed below 75% of its maximum; let it cool, "
             "check its power limit or lock its clocks, then re-run"
         )
         what = (
@@ -182,7 +175,7 @@ def judge(gate: GateInput) -> GateResult:
             if gate.speedup is not None
             else "the measurement"
         )
-        return _inconclusive(gate, reason, f"{where}: {what} is inconclusive")
+        return _inconclusive(gate, reason, f"{where}: {what} is inconclusive", contended=contended)
     speed_up = gate.speedup
     if gate.min_speedup is not None and speed_up is not None and speed_up.high < gate.min_speedup:
         measured = _estimate(speed_up)
@@ -246,7 +239,6 @@ def _rests_on(found: Band) -> str:
 
 def _judge_speedup(gate: GateInput, history: History, now: RatioEstimate) -> GateResult:
     """The speedup against its history, with the drop attributed to the kernel or reference."""
-
     limits = {"tolerance": gate.tolerance, "false_alarm": gate.false_alarm}
     found = reference_band(history, now, gate.reference_median_s, **limits) or band(
         [r.speedup for r in history.runs], now, **limits
