@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from pytest_gpuperf import baseline as store
+from pytest_gpuperf.history import DEFAULT_FALSE_ALARM, DEFAULT_HISTORY
 from pytest_gpuperf.run_report import (
     RUN_FIX,
     Run,
@@ -394,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     accept.add_argument(
         "--history",
-        default="10",
+        default=str(DEFAULT_HISTORY),
         metavar="N",
         help="saved runs kept per test and backend, like the gpuperf_history ini key (default 10)",
     )
@@ -418,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     history.add_argument(
         "--false-alarm",
-        default="1%",
+        default=f"{DEFAULT_FALSE_ALARM:.0%}",
         metavar="FRACTION",
         help="false-alarm rate for the floor shown, as 1%% or 0.01 (default 1%%)",
     )

@@ -119,9 +119,7 @@ def band(
     own = math.log(now.high / now.low) / (2 * _Z95) if now.low > 0 else 0.0
     noise = math.sqrt(spread**2 * (1 + 1 / k) + own**2)
     margin = t_quantile(1 - false_alarm, k - 1) * noise
-    floor = center * min(1 - tolerance, math.exp(-margin))
-    ceiling = center * max(1 + tolerance, math.exp(margin))
-    return Band(center, floor, ceiling, k, spread, False, math.exp(-margin) < 1 - tolerance)
+    return _spread_band(center, margin, tolerance, k, spread)
 
 
 def reference_band(
@@ -162,10 +160,14 @@ def reference_band(
     own = math.log(now.high / now.low) / (2 * _Z95) if now.low > 0 else 0.0
     predicted = spread**2 * (1 + 1 / k + (x0 - x_mean) ** 2 / sxx)
     margin = t_quantile(1 - false_alarm, k - 2) * math.sqrt(predicted + own**2)
-    floor = expected * min(1 - tolerance, math.exp(-margin))
-    ceiling = expected * max(1 + tolerance, math.exp(margin))
-    widened = math.exp(-margin) < 1 - tolerance
-    return Band(expected, floor, ceiling, k, spread, False, widened)
+    return _spread_band(expected, margin, tolerance, k, spread)
+
+
+def _spread_band(center: float, margin: float, tolerance: float, k: int, spread: float) -> Band:
+    """The tolerance around ``center``, widened to ``exp(-+margin)`` where that is wider."""
+    floor = center * min(1 - tolerance, math.exp(-margin))
+    ceiling = center * max(1 + tolerance, math.exp(margin))
+    return Band(center, floor, ceiling, k, spread, False, math.exp(-margin) < 1 - tolerance)
 
 
 def speed(seconds: RatioEstimate) -> RatioEstimate:

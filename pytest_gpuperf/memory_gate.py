@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pytest_gpuperf.handle import BackendHandle
+    from pytest_gpuperf.history import History
     from pytest_gpuperf.marker import MarkerSpec
     from pytest_gpuperf.measurement import Measurement
     from pytest_gpuperf.memory import MemoryPeaks
@@ -48,10 +49,14 @@ def failure(
     )
 
 
-def growth(measurement: Measurement, context: RunContext, handle: BackendHandle) -> str | None:
+def growth(
+    measurement: Measurement,
+    history: History | None,
+    context: RunContext,
+    handle: BackendHandle,
+) -> str | None:
     """Peaks that grew beyond ``gpuperf_memory_tolerance`` over the latest saved run."""
     peaks = measurement.memory
-    history = context.history(context.test_key, handle.name)
     tolerance = context.settings.memory_tolerance
     if peaks is None or history is None or tolerance is None:
         return None

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, final
 import pytest
 
 from pytest_gpuperf import units
+from pytest_gpuperf.history import DEFAULT_FALSE_ALARM, DEFAULT_HISTORY
 from pytest_gpuperf.text import short_repr
 
 if TYPE_CHECKING:
@@ -249,8 +250,8 @@ class Settings:
     fail_inconclusive: bool = False
     dask_address: str | None = None
     gate: str = "speedup"
-    history: int = 10
-    false_alarm: float = 0.01
+    history: int = DEFAULT_HISTORY
+    false_alarm: float = DEFAULT_FALSE_ALARM
     #: Where ``baseline_path`` came from, for messages: the option, the ini key or the default.
     baseline_source: str = "the default baseline path"
     #: Output options given without ``--gpuperf``, so ignored (each with its source).

@@ -133,6 +133,7 @@ class SyncTimer:
             return kernel(*current)
 
         first = None
+        history = self._context.history(self._context.test_key, self._handle.name)  # read once
         try:
             measurement = self._measure(
                 call, launch, result, first_call_s, reference_args, reference_s, restore
@@ -142,7 +143,7 @@ class SyncTimer:
                     lambda: memory_gate.measure(self._handle, call), name, self._handle.name
                 )
             measurement = dataclasses.replace(measurement, memory=peaks)
-            gate = self._judge(measurement)
+            gate = self._judge(measurement, history)
             if gate is not None and gate.verdict is Verdict.REGRESSED:
                 # A suspected regression is measured once more, on freshly allocated inputs
                 # that hold the original values, before the verdict is final.
@@ -153,14 +154,14 @@ class SyncTimer:
                     call, launch, result, first_call_s, reference_args, reference_s, restore
                 )
                 measurement = dataclasses.replace(measurement, memory=first.measurement.memory)
-                gate = _with_first_attempt(self._judge(measurement), first)
+                gate = _with_first_attempt(self._judge(measurement, history), first)
         except timing.CallFailed as exc:
             raise self._failed_while_timing(exc, name, restore_inputs) from exc.error
         too_big = memory_gate.failure(
             measurement, self._spec, self._context, self._handle
-        ) or memory_gate.growth(measurement, self._context, self._handle)
+        ) or memory_gate.growth(measurement, history, self._context, self._handle)
         try:
-            self._report(name, reference_args, measurement, gate, first)
+            self._report(name, reference_args, measurement, gate, first, history)
         except pytest.fail.Exception as exc:
             if too_big:  # report both failures, not only the speed one
                 raise pytest.fail.Exception(f"{exc.msg}\n{too_big}", pytrace=False) from None
@@ -360,7 +361,7 @@ class SyncTimer:
             clocks=clocks,
         )
 
-    def _judge(self, measurement: Measurement) -> GateResult | None:
+    def _judge(self, measurement: Measurement, history: History | None) -> GateResult | None:
         """The verdict on one measurement, against this test's saved runs."""
         context, spec, backend = self._context, self._spec, self._handle.name
         settings = context.settings
@@ -374,7 +375,7 @@ class SyncTimer:
                 backend=backend,
                 reference_name=timing.describe_callable(reference) if reference else "-",
                 speedup=measurement.speedup,
-                history=context.history(context.test_key, backend),
+                history=history,
                 tolerance=(
                     spec.tolerance
                     if spec is not None and spec.tolerance is not None
@@ -404,11 +405,11 @@ class SyncTimer:
         measurement: Measurement,
         gate: GateResult | None,
         first: Attempt | None,
+        history: History | None,
     ) -> None:
         """Hand the measurement and its verdict to the session; fail the test on a regression."""
         context, spec, backend = self._context, self._spec, self._handle.name
         reference = spec.reference if spec is not None else None
-        history = context.history(context.test_key, backend)
         arrays = [a for a in host_args if hasattr(a, "dtype") and hasattr(a, "shape")]
         context.record(
             TestRecord(

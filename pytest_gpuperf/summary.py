@@ -60,6 +60,8 @@ class SummaryRow:
     rank: int
     #: The between-run spread made the gate blind to losses at the tolerance.
     widened: bool = False
+    #: The smallest loss the gate flags, as a fraction (``detects`` is its text).
+    detectable: float | None = None
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -103,6 +105,7 @@ def summary_rows(source: RecordSource) -> list[SummaryRow]:
                 why=why.splitlines()[0] if why else "",
                 rank=_ORDER[verdict],
                 widened=any(b.widened for b in gate.bands.values()) if gate else False,
+                detectable=detectable,
             )
         )
     return sorted(rows, key=lambda row: (row.rank, row.test, row.backend))
@@ -211,7 +214,7 @@ def _detection_advice(rows: Sequence[SummaryRow]) -> list[str]:
     widened = [row for row in rows if row.widened]
     if not widened:
         return lines
-    worst = max(widened, key=lambda r: float(r.detects.rstrip("%")))
+    worst = max(widened, key=lambda r: r.detectable or 0.0)
     return [
         *lines,
         "",
