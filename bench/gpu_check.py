@@ -171,8 +171,8 @@ def compare_step(gpu: bool) -> Step:
     try:
         import cupyx.profiler
 
-        from pytest_gpuperf import timing
         from pytest_gpuperf.backends.cupy_backend import CupyBackend
+        from pytest_gpuperf.measure import timer as timing
 
         backend = CupyBackend()
         ours: dict[str, tuple[float, float]] = {}

@@ -24,7 +24,7 @@ IMPORTS = {
 
 def timer_overhead(reps: int = 21, calls: int = 50_000) -> dict[str, float]:
     """Per-call ns of ``TimedCall(noop).sample(1)`` and of a bare timed loop, interleaved."""
-    from pytest_gpuperf.timing import TimedCall
+    from pytest_gpuperf.measure.timer import TimedCall
 
     def noop() -> None:
         return None

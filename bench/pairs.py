@@ -12,9 +12,9 @@ from typing import Any
 
 from campaign import BENCHMARK, CONDITIONS, GPUPERF, Run
 
-from pytest_gpuperf.baseline import BaselineEntry
-from pytest_gpuperf.gate import GateInput, Verdict, judge
-from pytest_gpuperf.stats import RatioEstimate
+from pytest_gpuperf.measure.statistics import RatioEstimate
+from pytest_gpuperf.store.baseline import BaselineEntry
+from pytest_gpuperf.verdict.gate import GateInput, Verdict, judge
 
 TOLERANCE = 0.10
 CONTENTION_LIMIT = 0.15

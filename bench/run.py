@@ -31,7 +31,7 @@ import overhead
 import results
 from workload import Calibration
 
-from pytest_gpuperf.contention import CpuMonitor
+from pytest_gpuperf.measure.contention import CpuMonitor
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent

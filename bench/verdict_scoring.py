@@ -22,10 +22,10 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from pytest_gpuperf.baseline import BaselineEntry, load_baselines
-from pytest_gpuperf.gate import GateInput, judge
-from pytest_gpuperf.history import History
-from pytest_gpuperf.stats import RatioEstimate, median_interval
+from pytest_gpuperf.measure.statistics import RatioEstimate, median_interval
+from pytest_gpuperf.store.baseline import BaselineEntry, load_baselines
+from pytest_gpuperf.verdict.gate import GateInput, judge
+from pytest_gpuperf.verdict.history import History
 
 TOLERANCE = 0.10
 STATED_FALSE_ALARM = 0.01

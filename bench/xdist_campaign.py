@@ -148,8 +148,8 @@ def example(runs: int, select: list[str]) -> list[str]:
 
 def locks(reps: int = 400) -> list[str]:
     """Per-measurement cost of the locks, uncontended: median of ``reps`` cycles."""
-    from pytest_gpuperf import contention
-    from pytest_gpuperf.locks import WorkerLocks, sibling_pids
+    from pytest_gpuperf.measure import contention
+    from pytest_gpuperf.scaleout.locks import WorkerLocks, sibling_pids
 
     def median_us(cycle: Any) -> float:
         times = []

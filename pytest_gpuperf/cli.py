@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from pytest_gpuperf import baseline as store
-from pytest_gpuperf.history import DEFAULT_FALSE_ALARM, DEFAULT_HISTORY
-from pytest_gpuperf.run_report import (
+from pytest_gpuperf.parsing import parse_false_alarm, parse_fraction, parse_history
+from pytest_gpuperf.report.table import format_seconds
+from pytest_gpuperf.store import baseline as store
+from pytest_gpuperf.store.saved_runs import (
     RUN_FIX,
     Run,
     RunReportError,
@@ -23,9 +24,8 @@ from pytest_gpuperf.run_report import (
     compare_runs,
     load_run,
 )
-from pytest_gpuperf.summary import format_seconds
 from pytest_gpuperf.text import printable
-from pytest_gpuperf.units import parse_false_alarm, parse_fraction, parse_history
+from pytest_gpuperf.verdict.history import DEFAULT_FALSE_ALARM, DEFAULT_HISTORY
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -122,8 +122,8 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
     """Print each saved run of the matching tests, and the floor the next run must reach."""
-    from pytest_gpuperf.history import band, describe_runs
-    from pytest_gpuperf.stats import RatioEstimate
+    from pytest_gpuperf.measure.statistics import RatioEstimate
+    from pytest_gpuperf.verdict.history import band, describe_runs
 
     try:
         tolerance = parse_fraction(args.tolerance, "--tolerance", "from command line")
@@ -267,9 +267,9 @@ def cmd_accept(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_merge(args: argparse.Namespace, out: TextIO) -> int:
     """Merge shard run reports into one; with --fail, exit 1 when a result regressed."""
-    from pytest_gpuperf import markdown
-    from pytest_gpuperf.merge import MergeError, failing, merge_runs, render_markdown
-    from pytest_gpuperf.report_json import write_json
+    from pytest_gpuperf.report import markdown
+    from pytest_gpuperf.report.json_report import write_json
+    from pytest_gpuperf.report.merge import MergeError, failing, merge_runs, render_markdown
 
     output = Path(args.output)
     if any(Path(name).resolve() == output.resolve() for name in args.runs):
@@ -311,7 +311,7 @@ def cmd_merge(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_plot(args: argparse.Namespace, out: TextIO) -> int:
     """Write the run's figures as PNG files."""
-    from pytest_gpuperf import plots
+    from pytest_gpuperf.report import plots
 
     run = _load_run(args.run)
     baselines: dict[tuple[str, str], float] | None = None
@@ -351,7 +351,7 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
     """Print what this machine can time; exit 1 when something is broken."""
     import json
 
-    from pytest_gpuperf.doctor import diagnose, render
+    from pytest_gpuperf.machine.doctor import diagnose, render
 
     report = diagnose()
     if args.json:

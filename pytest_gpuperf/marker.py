@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast, final
 
 from pytest_gpuperf.options import parse_duration, parse_fraction
+from pytest_gpuperf.parsing import GATE_MODES, parse_bytes
 from pytest_gpuperf.text import short_repr
-from pytest_gpuperf.units import GATE_MODES, parse_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, final
 
 import pytest
 
-from pytest_gpuperf import units
-from pytest_gpuperf.history import DEFAULT_FALSE_ALARM, DEFAULT_HISTORY
+from pytest_gpuperf import parsing
 from pytest_gpuperf.text import short_repr
+from pytest_gpuperf.verdict.history import DEFAULT_FALSE_ALARM, DEFAULT_HISTORY
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -79,13 +79,13 @@ MAX_DURATION_S = 86_400.0
 def parse_fraction(value: str | float, name: str, source: str, *, upper: float = 1.0) -> float:
     """Parse ``10%`` or ``0.1`` into 0.1; reject negatives and values above ``upper``."""
     try:
-        return units.parse_fraction(value, name, source, upper=upper)
+        return parsing.parse_fraction(value, name, source, upper=upper)
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
 
 
 def _usage(parse: Callable[[str, str, str], object]) -> Callable[[str, str, str], object]:
-    """A pure parser from units.py whose ValueError becomes a pytest.UsageError."""
+    """A pure parser from parsing.py whose ValueError becomes a pytest.UsageError."""
 
     def parse_or_usage_error(value: str, name: str, source: str) -> object:
         try:
@@ -295,13 +295,13 @@ class Settings:
             ),
             "devices": pick("gpuperf_devices", "gpuperf_devices", parse_device_list),
         }
-        parsed["gate"] = pick("gpuperf_gate", "gpuperf_gate", _usage(units.parse_gate_mode))
+        parsed["gate"] = pick("gpuperf_gate", "gpuperf_gate", _usage(parsing.parse_gate_mode))
         parsed["false_alarm"] = pick(
-            "gpuperf_false_alarm", "gpuperf_false_alarm", _usage(units.parse_false_alarm)
+            "gpuperf_false_alarm", "gpuperf_false_alarm", _usage(parsing.parse_false_alarm)
         )
         history = config.getini("gpuperf_history")
         if history:
-            parsed["history"] = _usage(units.parse_history)(
+            parsed["history"] = _usage(parsing.parse_history)(
                 str(history), "gpuperf_history", "from config file"
             )
         memory_tolerance = config.getini("gpuperf_memory_tolerance")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_gpuperf import hookspecs, keys, skips
+from pytest_gpuperf import hookspecs, skips
 from pytest_gpuperf.marker import (
     MARKER_HELP,
     MarkerError,
@@ -19,16 +19,17 @@ from pytest_gpuperf.marker import (
     parse_marker,
 )
 from pytest_gpuperf.options import Settings, add_options, ignored_line
+from pytest_gpuperf.store import keys
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Sequence
 
-    from pytest_gpuperf.arrays import GpuArrayFactory
     from pytest_gpuperf.backends.base import Backend
     from pytest_gpuperf.backends.registry import BackendRegistry  # noqa: F401
-    from pytest_gpuperf.handle import BackendHandle
-    from pytest_gpuperf.runner import SyncTimer
-    from pytest_gpuperf.scaleout import XdistController, XdistWorker  # noqa: F401
+    from pytest_gpuperf.fixtures.backend_handle import BackendHandle
+    from pytest_gpuperf.fixtures.gpu_array import GpuArrayFactory
+    from pytest_gpuperf.fixtures.sync_timer import SyncTimer
+    from pytest_gpuperf.scaleout.xdist_session import XdistController, XdistWorker  # noqa: F401
     from pytest_gpuperf.session import GpuperfSession
 
 settings_key = pytest.StashKey[Settings]()
@@ -62,7 +63,7 @@ def pytest_gpuperf_register_backends(config: pytest.Config) -> Sequence[Backend]
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     """In a pytest-xdist worker of ``--gpuperf``, keep one CUDA device, before conftests load."""
-    from pytest_gpuperf.devices import bind_worker
+    from pytest_gpuperf.scaleout.devices import bind_worker
 
     bind_worker()
 
@@ -91,16 +92,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _start_scaleout(config: pytest.Config, session: GpuperfSession) -> None:
     """Under pytest-xdist: the controller's or the worker's side of measuring in parallel."""
-    from pytest_gpuperf import scaleout
+    from pytest_gpuperf.scaleout import xdist_session
 
-    part: scaleout.XdistController | scaleout.XdistWorker | None = None
+    part: xdist_session.XdistController | xdist_session.XdistWorker | None = None
     if session.role == "controller":
-        part = scaleout.XdistController(session, session.settings)
+        part = xdist_session.XdistController(session, session.settings)
     elif session.role == "worker":
-        locks = scaleout.worker_locks(config)
+        locks = xdist_session.worker_locks(config)
         if locks is not None:
             session.guard = locks.measuring
-            part = scaleout.XdistWorker(locks)
+            part = xdist_session.XdistWorker(locks)
     if part is not None:
         config.stash[scaleout_key] = part
         config.pluginmanager.register(part, "gpuperf-xdist")
@@ -175,7 +176,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             pytrace=False,
         )
     if spec is not None and spec.sweep is not None:
-        from pytest_gpuperf.sweep import sweep_problem
+        from pytest_gpuperf.report.sweep import sweep_problem
 
         callspec = getattr(item, "callspec", None)
         params = {k: v for k, v in (callspec.params if callspec else {}).items() if k != "backend"}
@@ -238,7 +239,7 @@ def pytest_benchmark_update_machine_info(
     config: pytest.Config, machine_info: dict[str, Any]
 ) -> None:
     """Add our fingerprint, GPU facts and library versions to pytest-benchmark's machine info."""
-    from pytest_gpuperf.report_json import gpuperf_machine_info
+    from pytest_gpuperf.report.json_report import gpuperf_machine_info
 
     machine_info["gpuperf"] = gpuperf_machine_info(
         config.stash.get(session_key, None),
@@ -258,7 +259,7 @@ def backend(request: pytest.FixtureRequest) -> BackendHandle:
     ``backend.select(numpy=f, numba=g, ...)`` to pick the kernel and
     ``backend.assert_matches(actual, expected)`` to check a result.
     """
-    from pytest_gpuperf.handle import BackendHandle
+    from pytest_gpuperf.fixtures.backend_handle import BackendHandle
 
     registry = request.config.stash[registry_key]
     name = getattr(request, "param", None)
@@ -278,7 +279,7 @@ def gpu_array(backend: BackendHandle, request: pytest.FixtureRequest) -> GpuArra
     ``gpu_array.zeros(shape, dtype)``, ``gpu_array.empty_like(arr)``; a dtype is
     always explicit. ``gpu_array.host(arr)`` returns the kept host copy.
     """
-    from pytest_gpuperf.arrays import GpuArrayFactory
+    from pytest_gpuperf.fixtures.gpu_array import GpuArrayFactory
 
     hints = request.config.stash[hints_key]
     return GpuArrayFactory(backend.impl, lambda text: hints.setdefault(text, None))
@@ -296,7 +297,7 @@ def cuda_sync_timer(
     marker it also checks the result against ``reference`` on the host copies
     and gates the speedup. Without ``--gpuperf`` it runs once and times nothing.
     """
-    from pytest_gpuperf.runner import RunContext, SyncTimer
+    from pytest_gpuperf.fixtures.sync_timer import RunContext, SyncTimer
 
     config = request.config
     session = config.stash.get(session_key, None)

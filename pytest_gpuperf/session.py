@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any, final
 
 import pytest
 
-from pytest_gpuperf import baseline as store
-from pytest_gpuperf import machine
-from pytest_gpuperf.admission import refusal
-from pytest_gpuperf.gate import Verdict
-from pytest_gpuperf.summary import summary_lines
+from pytest_gpuperf.machine import facts
+from pytest_gpuperf.report.table import summary_lines
+from pytest_gpuperf.store import baseline as store
+from pytest_gpuperf.verdict.admission import refusal
+from pytest_gpuperf.verdict.gate import Verdict
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator
@@ -20,11 +20,11 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pytest_gpuperf.backends.registry import BackendRegistry
-    from pytest_gpuperf.history import History
-    from pytest_gpuperf.measurement import Measurement
+    from pytest_gpuperf.measure.measurement import Measurement
     from pytest_gpuperf.options import Settings
-    from pytest_gpuperf.record import TestRecord
-    from pytest_gpuperf.shipping import WorkerPayload
+    from pytest_gpuperf.scaleout.shipping import WorkerPayload
+    from pytest_gpuperf.verdict.history import History
+    from pytest_gpuperf.verdict.record import TestRecord
 
 
 @final
@@ -64,12 +64,12 @@ class GpuperfSession:
             )
         except store.BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
-        self.versions = machine.library_versions()
+        self.versions = facts.library_versions()
         self._registry = registry
         if self.role == "controller":
             return  # machine facts come from the workers: probing a GPU here would start CUDA
-        self.machine_info = machine.machine_info(gpu_info(registry, self.settings.backends))
-        self.fingerprint = machine.fingerprint(self.machine_info)
+        self.machine_info = facts.machine_info(gpu_info(registry, self.settings.backends))
+        self.fingerprint = facts.fingerprint(self.machine_info)
         locked = clocks_locked(registry, self.settings.backends)
         if locked is not None:  # in the machine info, so in the baseline file too
             self.machine_info["clocks_locked"] = locked
@@ -119,8 +119,8 @@ class GpuperfSession:
 
     def _handover(self) -> None:
         """Worker: pack the records for the controller (``config.workeroutput``)."""
-        from pytest_gpuperf.scaleout import OUTPUT_KEY
-        from pytest_gpuperf.shipping import WorkerPayload, pack
+        from pytest_gpuperf.scaleout.shipping import WorkerPayload, pack
+        from pytest_gpuperf.scaleout.xdist_session import OUTPUT_KEY
 
         workerinput: dict[str, Any] = getattr(self.config, "workerinput", {})
         payload = WorkerPayload(
@@ -167,7 +167,7 @@ class GpuperfSession:
         if self.role != "controller" and any(
             r.bytes_per_call is not None or r.flops_per_call is not None for r in self.records
         ):
-            from pytest_gpuperf.throughput import attach_throughput
+            from pytest_gpuperf.report.throughput import attach_throughput
 
             attach_throughput(self.records, self._gpu_backends(), self.machine_info)
         if self.role == "worker":
@@ -182,14 +182,14 @@ class GpuperfSession:
             self._save()
         plot_dir = self.settings.plot_dir
         if self.settings.json_path is not None or plot_dir is not None:
-            from pytest_gpuperf.report_json import build_report
+            from pytest_gpuperf.report.json_report import build_report
 
             report = build_report(self)  # once: it reads git and every sample
             if self.settings.json_path is not None:
                 self._write_json(report)
             if plot_dir is not None:
                 self._plot(report, plot_dir)
-        from pytest_gpuperf.markdown import publish
+        from pytest_gpuperf.report.markdown import publish
 
         problems, failed = publish(self, self.settings.markdown_path)
         self.notes.extend(problems)
@@ -207,8 +207,8 @@ class GpuperfSession:
 
     def _write_json(self, report: dict[str, Any]) -> None:
         """Write the JSON report; a failure becomes a note and fails the run."""
-        from pytest_gpuperf.atomic import WriteError
-        from pytest_gpuperf.report_json import write_json
+        from pytest_gpuperf.report.json_report import write_json
+        from pytest_gpuperf.store.atomic import WriteError
 
         assert self.settings.json_path is not None
         try:
@@ -226,9 +226,9 @@ class GpuperfSession:
 
     def _sections(self) -> list[str]:
         """Sweeps with their crossovers, then throughput, for below the table."""
-        from pytest_gpuperf.gpu_report import gpu_report_lines
-        from pytest_gpuperf.sweep import benchmark_items, sweep_lines
-        from pytest_gpuperf.throughput import throughput_lines
+        from pytest_gpuperf.report.gpu_sections import gpu_report_lines
+        from pytest_gpuperf.report.sweep import benchmark_items, sweep_lines
+        from pytest_gpuperf.report.throughput import throughput_lines
 
         sweeps = sweep_lines(benchmark_items(self.records))
         lines = ["", "sweeps:", *(f"  {line}" for line in sweeps)] if sweeps else []
@@ -242,7 +242,7 @@ class GpuperfSession:
 
     def _plot(self, report: dict[str, Any], folder: Path) -> None:
         """Write the PNG plots; a missing matplotlib becomes a note, never a crash."""
-        from pytest_gpuperf.plots import PlotError, write_plots
+        from pytest_gpuperf.report.plots import PlotError, write_plots
 
         try:
             written = write_plots(report, folder)
@@ -252,7 +252,7 @@ class GpuperfSession:
         self.notes.append(f"wrote {len(written)} plot(s) to {folder}")
 
     def savable(self) -> list[TestRecord]:
-        """Records fit to become baselines (see :func:`pytest_gpuperf.admission.refusal`)."""
+        """Records fit to become baselines (see :func:`~.admission.refusal`)."""
         return [record for record in self.records if self._refusal(record) is None]
 
     @staticmethod
@@ -332,7 +332,7 @@ def _device_peak(measurement: Measurement) -> int | None:
 
 def role(config: pytest.Config) -> str:
     """``worker`` in a pytest-xdist worker, ``controller`` when handing tests out, else ``solo``."""
-    from pytest_gpuperf.scaleout import distributing
+    from pytest_gpuperf.scaleout.xdist_session import distributing
 
     if hasattr(config, "workerinput"):
         return "worker"
@@ -358,7 +358,7 @@ def clocks_locked(registry: BackendRegistry, wanted: tuple[str, ...] | None) -> 
         backend = registry.get(name)
         if registry.unavailable_reason(name) is None and backend.is_gpu and not backend.simulated:
             pci_bus_id = getattr(backend, "pci_bus_id", None)
-            from pytest_gpuperf import nvml
+            from pytest_gpuperf.machine import nvml
 
             gpu = nvml.device(pci_bus_id() if callable(pci_bus_id) else None)
             return gpu.clocks_locked() if gpu is not None else None

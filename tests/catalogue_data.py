@@ -391,19 +391,19 @@ KERNEL_CASES = [
         "raises-first",
         "raise_first",
         {},
-        "pytest_gpuperf.runner.KernelError: raise_first on numpy raised ValueError: boom",
+        "pytest_gpuperf.fixtures.sync_timer.KernelError: raise_first on numpy raised ValueError: boom",
     ),
     (
         "raises-later",
         "raise_later",
         {},
-        "pytest_gpuperf.runner.KernelError: raise_later on numpy raised ValueError: late boom (in timed sample *, after the first call had passed; if it changes its own inputs, pass restore_inputs=True to cuda_sync_timer)",
+        "pytest_gpuperf.fixtures.sync_timer.KernelError: raise_later on numpy raised ValueError: late boom (in timed sample *, after the first call had passed; if it changes its own inputs, pass restore_inputs=True to cuda_sync_timer)",
     ),
     (
         "reference-overflows-later",
         "good",
         {"reference": "overflow_later"},
-        "pytest_gpuperf.runner.KernelError: overflow_later on host raised OverflowError: int32 overflow (in timed sample *",
+        "pytest_gpuperf.fixtures.sync_timer.KernelError: overflow_later on host raised OverflowError: int32 overflow (in timed sample *",
     ),
     (
         "wrong-shape",

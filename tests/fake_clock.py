@@ -11,7 +11,8 @@ FAKE_CLOCK = """
 
     import numpy as np
     import pytest
-    from pytest_gpuperf import contention, timing
+    from pytest_gpuperf.measure import contention
+    from pytest_gpuperf.measure import timer as timing
 
     CLOCK = [0]
 

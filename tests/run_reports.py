@@ -93,7 +93,8 @@ def write(path: Path, data: object) -> Path:
 
 
 FAKE_CLOCK = """
-from pytest_gpuperf import contention, timing
+from pytest_gpuperf.measure import contention
+from pytest_gpuperf.measure import timer as timing
 
 NOW = [0]
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from pytest_gpuperf import DeviceOutOfMemory, HostBackend, MismatchError
-from pytest_gpuperf.arrays import GpuArrayFactory
-from pytest_gpuperf.handle import BackendHandle
+from pytest_gpuperf.fixtures.backend_handle import BackendHandle
+from pytest_gpuperf.fixtures.gpu_array import GpuArrayFactory
 
 NAMES = ["numpy", "numba", "numba_cuda", "cupy", "toy"]
 
@@ -285,9 +285,9 @@ def test_gpu_array_in_a_test(pytester: pytest.Pytester) -> None:
 
 def test_inputs_sit_at_fixed_page_offsets_on_both_sides() -> None:
     """Kernel and reference buffers line up alike, so 4K aliasing can't bias the ratio."""
-    from pytest_gpuperf.alignment import offset_for, page_offset
-    from pytest_gpuperf.arrays import GpuArrayFactory
     from pytest_gpuperf.backends.host import NumpyBackend
+    from pytest_gpuperf.fixtures.gpu_array import GpuArrayFactory
+    from pytest_gpuperf.measure.alignment import offset_for, page_offset
 
     factory = GpuArrayFactory(NumpyBackend(), lambda text: None)
     a = factory.random((64, 33), "float32", seed=3)

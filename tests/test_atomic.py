@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_gpuperf import atomic
-from pytest_gpuperf.atomic import WriteError, remove_stale_temps, temp_pattern, write_atomic
-from pytest_gpuperf.report_json import write_json
+from pytest_gpuperf.report.json_report import write_json
+from pytest_gpuperf.store import atomic
+from pytest_gpuperf.store.atomic import WriteError, remove_stale_temps, temp_pattern, write_atomic
 
 
 def mode(path: Path) -> int:

@@ -68,7 +68,7 @@ def test_gpu_modules_import_nothing_heavy() -> None:
         """
         import sys
         import pytest_gpuperf.backends.numba_cuda, pytest_gpuperf.backends.cupy_backend
-        import pytest_gpuperf.machine, pytest_gpuperf.contention
+        import pytest_gpuperf.machine.facts, pytest_gpuperf.measure.contention
         heavy = sorted(m for m in ("numpy", "numba", "cupy") if m in sys.modules)
         assert not heavy, heavy
         """

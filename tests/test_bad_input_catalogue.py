@@ -36,7 +36,8 @@ from catalogue_data import (
 from fake_clock import FAKE_CLOCK
 from run_reports import bench, report, write
 
-from pytest_gpuperf import atomic, baseline, cli
+from pytest_gpuperf import cli
+from pytest_gpuperf.store import atomic, baseline
 
 REPO_ROOT = Path(baseline.__file__).resolve().parent.parent
 PLAIN_TESTS = """
@@ -577,7 +578,7 @@ def test_cli_piped_into_head_exits_quietly(tmp_path: Path) -> None:
 SAVER = """
 import sys
 from pathlib import Path
-from pytest_gpuperf.baseline import BaselineEntry, save_baselines
+from pytest_gpuperf.store.baseline import BaselineEntry, save_baselines
 
 path, worker, count, pad = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 entry = BaselineEntry(

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_gpuperf import baseline
-from pytest_gpuperf.baseline import (
+from pytest_gpuperf.store import baseline
+from pytest_gpuperf.store.baseline import (
     SCHEMA_VERSION,
     BaselineEntry,
     BaselineError,
@@ -428,7 +428,7 @@ def test_lock_timeout_names_the_lock_file(saved: Path, monkeypatch: pytest.Monke
 WRITER = """
 import sys, time
 from pathlib import Path
-from pytest_gpuperf.baseline import BaselineEntry, save_baselines
+from pytest_gpuperf.store.baseline import BaselineEntry, save_baselines
 
 path, worker, go = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
 while not go.exists():

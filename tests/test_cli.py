@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from run_reports import FAKE_RUN_ARGS, FINGERPRINT, bench, fake_project, report, write
 
-from pytest_gpuperf import baseline as store
 from pytest_gpuperf.cli import build_parser, main
+from pytest_gpuperf.store import baseline as store
 
 OTHER = "Other CPU x64 | NVIDIA H100 cc9.0 | cuda 12/12"
 

@@ -1,4 +1,4 @@
-"""Unit and property tests for ``pytest_gpuperf.compare``."""
+"""Unit and property tests for ``pytest_gpuperf.verdict.correctness``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from pytest_gpuperf import compare
-from pytest_gpuperf.compare import MismatchError, Tolerance, assert_matches, default_tolerance
+from pytest_gpuperf.verdict import correctness as compare
+from pytest_gpuperf.verdict.correctness import (
+    MismatchError,
+    Tolerance,
+    assert_matches,
+    default_tolerance,
+)
 
 HALF = Tolerance(rtol=1e-3, atol=1e-5)
 SINGLE = Tolerance(rtol=1e-5, atol=1e-6)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_gpuperf import contention
-from pytest_gpuperf.contention import CpuMonitor
+from pytest_gpuperf.measure import contention
+from pytest_gpuperf.measure.contention import CpuMonitor
 
 
 def _feed(monkeypatch: pytest.MonkeyPatch, busy: list[float | None], own: list[float]) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_gpuperf import devices
 from pytest_gpuperf.options import parse_device_list
+from pytest_gpuperf.scaleout import devices
 
 
 def never() -> int | None:

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from pytest_gpuperf import doctor, event_check
 from pytest_gpuperf.cli import main
-from pytest_gpuperf.doctor import Check
-from pytest_gpuperf.event_check import check_event_timing
+from pytest_gpuperf.machine import doctor, event_check
+from pytest_gpuperf.machine.doctor import Check
+from pytest_gpuperf.machine.event_check import check_event_timing
 
 
 def run_doctor(*args: str, simulator: bool = False) -> tuple[int, str]:

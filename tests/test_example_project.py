@@ -50,7 +50,7 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "DASK_NUM_WORKERS": "1"}
 PLUGINS = {
     "quiet_cpu": '''
         """Report an idle machine, so a busy test host cannot make a measurement inconclusive."""
-        from pytest_gpuperf import contention
+        from pytest_gpuperf.measure import contention
 
         contention.read_machine_busy_seconds = lambda: 0.0
         contention.read_own_cpu_seconds = lambda: 0.0

@@ -121,7 +121,8 @@ def test_restore_inputs_gives_every_sample_the_original_values(
         result.assert_outcomes(failed=1)
         result.stdout.fnmatch_lines(
             [
-                "E *pytest_gpuperf.runner.KernelError: reference on host raised OverflowError: "
+                "E *pytest_gpuperf.fixtures.sync_timer.KernelError: reference on host raised "
+                "OverflowError: "
                 "accumulated across samples (in timed sample *, after the first call had passed; "
                 "if it changes its own inputs, pass restore_inputs=True to cuda_sync_timer)"
             ]

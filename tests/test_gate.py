@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from pytest_gpuperf.baseline import BaselineEntry
-from pytest_gpuperf.gate import GateInput, GateResult, Verdict, baseline_speedup, judge
-from pytest_gpuperf.history import History
-from pytest_gpuperf.stats import RatioEstimate
+from pytest_gpuperf.measure.statistics import RatioEstimate
+from pytest_gpuperf.store.baseline import BaselineEntry
+from pytest_gpuperf.verdict.gate import GateInput, GateResult, Verdict, baseline_speedup, judge
+from pytest_gpuperf.verdict.history import History
 
 ACCEPT = "pytest --gpuperf --gpuperf-save 'test_k.py::test_add[numba]'"
 

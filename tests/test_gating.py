@@ -1,6 +1,6 @@
 """Regression gating under ``--gpuperf``, end to end, on a fake clock.
 
-The inner runs replace ``pytest_gpuperf.timing.host_clock_ns`` with a clock that
+The inner runs replace ``pytest_gpuperf.measure.timer.host_clock_ns`` with a clock that
 only kernels and references move (kernel 1 ms, reference 5 ms: a speedup of
 exactly 5x), and the CPU monitor with one that reports a chosen foreign
 CPU share, so every verdict here is deterministic on a busy machine.
@@ -16,12 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from pytest_gpuperf import baseline, machine
+from pytest_gpuperf.machine import facts as machine
+from pytest_gpuperf.store import baseline
 
 CONFTEST = """
     import os
 
-    from pytest_gpuperf import contention, timing
+    from pytest_gpuperf.measure import contention
+
+    from pytest_gpuperf.measure import timer as timing
 
 
     class FakeClock:
@@ -75,7 +78,7 @@ KERNELS = """
 
     import pytest
 
-    from pytest_gpuperf import timing
+    from pytest_gpuperf.measure import timer as timing
 
 
     def advance(variable, default):
@@ -444,7 +447,7 @@ SIMULATED = """
     import pytest
     from numba import cuda
 
-    from pytest_gpuperf import timing
+    from pytest_gpuperf.measure import timer as timing
 
 
     @cuda.jit
@@ -614,7 +617,7 @@ def test_untimed_reference_free_test_is_timed_with_its_first_call_apart(
 ) -> None:
     project.makepyfile(
         test_timed="""
-        from pytest_gpuperf import timing
+        from pytest_gpuperf.measure import timer as timing
 
         calls = []
 

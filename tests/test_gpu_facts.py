@@ -2,7 +2,7 @@
 
 The inner runs register ``fakegpu``: host arrays, but ``is_gpu``, a CUDA-event
 timer that reads the fake clock, a PCI bus id, and a device-memory probe that
-reports a fixed peak. ``pytest_gpuperf.nvml.load_pynvml`` returns the fake
+reports a fixed peak. ``pytest_gpuperf.machine.nvml.load_pynvml`` returns the fake
 pynvml of ``fake_nvml.py``, whose SM clock the test chooses.
 """
 
@@ -22,7 +22,13 @@ CONFTEST = """
     import pytest
     from fake_nvml import FakeNvml
 
-    from pytest_gpuperf import HostBackend, contention, nvml, timing
+    from pytest_gpuperf import HostBackend
+
+    from pytest_gpuperf.measure import contention
+
+    from pytest_gpuperf.machine import nvml
+
+    from pytest_gpuperf.measure import timer as timing
 
     CLOCK = [0]
     NVML = FakeNvml(sm_mhz=int(os.environ.get("GP_SM_MHZ", "1980")))

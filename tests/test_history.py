@@ -9,9 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_gpuperf.admission import refusal
-from pytest_gpuperf.baseline import BaselineEntry
-from pytest_gpuperf.history import (
+from pytest_gpuperf.measure.statistics import (
+    RatioEstimate,
+    median_interval,
+    t_quantile,
+    t_upper_tail,
+)
+from pytest_gpuperf.store.baseline import BaselineEntry
+from pytest_gpuperf.verdict.admission import refusal
+from pytest_gpuperf.verdict.history import (
     MIN_RUNS,
     History,
     band,
@@ -19,7 +25,6 @@ from pytest_gpuperf.history import (
     reference_band,
     speed,
 )
-from pytest_gpuperf.stats import RatioEstimate, median_interval, t_quantile, t_upper_tail
 
 #: Student's t quantiles from published tables (df, p, t).
 T_TABLE = [

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_gating import ADD, MUL, baseline_file, project, this_fingerprint
 
-from pytest_gpuperf import baseline
+from pytest_gpuperf.store import baseline
 
 __all__ = ["project"]  # the fixture, imported for the tests below
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_gpuperf.lazy import kind, lazy_result_message
+from pytest_gpuperf.measure.lazy_results import kind, lazy_result_message
 
 # In-process pytester runs drop modules first imported inside them: import these here.
 dask: Any = importlib.import_module("dask") if importlib.util.find_spec("dask") else None
@@ -227,16 +227,15 @@ def test_guard_runs_once_not_per_sample(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
         """
         import pytest
-        import pytest_gpuperf.lazy
+        import pytest_gpuperf.measure.lazy_results
 
         CALLS = []
 
         @pytest.fixture(autouse=True)
         def _count(monkeypatch):
-            real = pytest_gpuperf.lazy.kind
-            monkeypatch.setattr(
-                pytest_gpuperf.lazy, "kind", lambda value: CALLS.append(1) or real(value)
-            )
+            module = pytest_gpuperf.measure.lazy_results
+            real = module.kind
+            monkeypatch.setattr(module, "kind", lambda value: CALLS.append(1) or real(value))
             yield
             print(f"KIND CALLS {len(CALLS)}")
         """

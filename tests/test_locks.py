@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_gpuperf.locks import WorkerLocks, sibling_pids
+from pytest_gpuperf.scaleout.locks import WorkerLocks, sibling_pids
 
 #: How long a thread that must be blocked gets to (wrongly) get through.
 GRACE_S = 0.3

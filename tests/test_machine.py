@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_gpuperf import machine
-from pytest_gpuperf.machine import fingerprint, library_versions, machine_info
+from pytest_gpuperf.machine import facts as machine
+from pytest_gpuperf.machine.facts import fingerprint, library_versions, machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,7 +109,7 @@ def test_library_versions_lists_installed() -> None:
 def test_library_versions_imports_nothing() -> None:
     result = _run_isolated(
         "import sys\n"
-        "from pytest_gpuperf.machine import library_versions\n"
+        "from pytest_gpuperf.machine.facts import library_versions\n"
         "versions = library_versions()\n"
         "assert versions, versions\n"
         "heavy = sorted(m for m in ('numpy', 'numba', 'cupy', 'llvmlite') if m in sys.modules)\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from fake_clock import FAKE_CLOCK
 
-from pytest_gpuperf.markdown import append_step_summary, cell, table
+from pytest_gpuperf.report.markdown import append_step_summary, cell, table
 
 #: Two tests on ``numba`` against a 10 us reference, with a fake clock only kernels advance.
 #: ``test_fast`` runs 1 us (10x) and, with GPUPERF_SLOW set, 4 us (2.5x); ``test_steady`` 5 us.

@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from pytest_gpuperf import memory
-from pytest_gpuperf.memory import (
+from pytest_gpuperf.measure import memory
+from pytest_gpuperf.measure.memory import (
     MEMORY_SLACK_BYTES,
     CupyPoolProbe,
     MemoryPeaks,
@@ -21,7 +21,7 @@ from pytest_gpuperf.memory import (
     measure_peaks,
     memory_regression,
 )
-from pytest_gpuperf.units import format_bytes, parse_bytes
+from pytest_gpuperf.parsing import format_bytes, parse_bytes
 
 MIB = 2**20
 

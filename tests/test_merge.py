@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from run_reports import FAKE_RUN_ARGS, FINGERPRINT, bench, fake_project, report, write
 
-from pytest_gpuperf import baseline as store
 from pytest_gpuperf.cli import main
-from pytest_gpuperf.run_report import load_run
+from pytest_gpuperf.store import baseline as store
+from pytest_gpuperf.store.saved_runs import load_run
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from fake_nvml import FakeNvml, NVMLError
 
-from pytest_gpuperf import nvml
-from pytest_gpuperf.nvml import ClockSnapshot, reason_names, stayed_throttled
+from pytest_gpuperf.machine import nvml
+from pytest_gpuperf.machine.nvml import ClockSnapshot, reason_names, stayed_throttled
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from matplotlib.collections import PathCollection
 from matplotlib.container import ErrorbarContainer
 from run_reports import FAKE_RUN_ARGS, bench, fake_project, report
 
-from pytest_gpuperf import plots
+from pytest_gpuperf.report import plots
 
 
 def png_size(path: Path) -> tuple[int, int]:

@@ -381,7 +381,7 @@ def test_backend_assert_matches(pytester: pytest.Pytester) -> None:
 
 
 CLOCK_CONFTEST = """
-    from pytest_gpuperf import timing
+    from pytest_gpuperf.measure import timer as timing
 
     READS = []
     REAL = timing.host_clock_ns

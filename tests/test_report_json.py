@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from pytest_benchmark.stats import Stats
 
-from pytest_gpuperf import machine
+from pytest_gpuperf.machine import facts as machine
 
 FAKE_CLOCK = """
-    from pytest_gpuperf import contention, timing
+    from pytest_gpuperf.measure import contention
+    from pytest_gpuperf.measure import timer as timing
 
     class FakeClock:
         def __init__(self):
@@ -47,7 +48,7 @@ FAKE_CLOCK = """
 
 KERNELS = """
     import pytest
-    from pytest_gpuperf import timing
+    from pytest_gpuperf.measure import timer as timing
 
     def reference(a):
         timing.host_clock_ns.advance(5_000_000)

@@ -7,12 +7,12 @@ import pickle
 
 import pytest
 
-from pytest_gpuperf import runner
-from pytest_gpuperf.gate import GateResult, Verdict
-from pytest_gpuperf.measurement import Measurement
-from pytest_gpuperf.shipping import ShippingError, WorkerPayload, pack, unpack
-from pytest_gpuperf.stats import RatioEstimate
-from pytest_gpuperf.timing import Samples
+from pytest_gpuperf.fixtures import sync_timer as runner
+from pytest_gpuperf.measure.measurement import Measurement
+from pytest_gpuperf.measure.statistics import RatioEstimate
+from pytest_gpuperf.measure.timer import Samples
+from pytest_gpuperf.scaleout.shipping import ShippingError, WorkerPayload, pack, unpack
+from pytest_gpuperf.verdict.gate import GateResult, Verdict
 
 
 class DeviceArray:

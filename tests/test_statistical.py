@@ -1,4 +1,4 @@
-"""Unit, property and plugin tests for ``pytest_gpuperf.statistical``."""
+"""Unit, property and plugin tests for ``pytest_gpuperf.verdict.stochastic``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pytest_gpuperf
-from pytest_gpuperf.statistical import (
+from pytest_gpuperf.verdict.stochastic import (
     WithinStandardErrors,
     batch_estimate,
     within_standard_errors,

@@ -8,7 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_gpuperf.stats import log_ratio_halfwidth, ratio_interval, summarize, t_quantile_95
+from pytest_gpuperf.measure.statistics import (
+    log_ratio_halfwidth,
+    ratio_interval,
+    summarize,
+    t_quantile_95,
+)
 
 
 @pytest.mark.parametrize(

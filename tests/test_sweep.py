@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fake_clock import FAKE_CLOCK
 
-from pytest_gpuperf.sweep import (
+from pytest_gpuperf.report.sweep import (
     SweepPoint,
     SweepSeries,
     crossover,

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from fake_clock import FAKE_CLOCK
 
-from pytest_gpuperf import runner
-from pytest_gpuperf import throughput as tp
-from pytest_gpuperf.measurement import Measurement
-from pytest_gpuperf.timing import Samples
+from pytest_gpuperf.fixtures import sync_timer as runner
+from pytest_gpuperf.measure.measurement import Measurement
+from pytest_gpuperf.measure.timer import Samples
+from pytest_gpuperf.report import throughput as tp
 
 
 @pytest.mark.parametrize(

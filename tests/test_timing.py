@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_gpuperf import timing
-from pytest_gpuperf.stats import log_ratio_halfwidth
-from pytest_gpuperf.timing import TimedCall, TimerConfig, measure_paired, measure_single
+from pytest_gpuperf.measure import timer as timing
+from pytest_gpuperf.measure.statistics import log_ratio_halfwidth
+from pytest_gpuperf.measure.timer import TimedCall, TimerConfig, measure_paired, measure_single
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -148,7 +148,7 @@ class CupyBackend:
         """
         import cupy
 
-        from pytest_gpuperf.timing import flush_buffer_bytes
+        from pytest_gpuperf.measure.timer import flush_buffer_bytes
 
         if self._flush_buffer is None:
             try:
@@ -170,8 +170,8 @@ class CupyBackend:
             return None
 
     def memory_probe(self) -> Any:
-        """The CuPy memory-pool probe of :mod:`pytest_gpuperf.memory`."""
-        from pytest_gpuperf.memory import CupyPoolProbe
+        """The CuPy memory-pool probe of :mod:`pytest_gpuperf.measure.memory`."""
+        from pytest_gpuperf.measure.memory import CupyPoolProbe
 
         return CupyPoolProbe()
 

@@ -43,7 +43,7 @@ class HostBackend:
 
     def to_device(self, host: np.ndarray[Any, Any]) -> Any:
         """A private copy at the same page offset, so a kernel cannot scribble on the host copy."""
-        from pytest_gpuperf.alignment import page_offset, placed_copy
+        from pytest_gpuperf.measure.alignment import page_offset, placed_copy
 
         return placed_copy(host, page_offset(host))
 

@@ -215,7 +215,7 @@ class NumbaCudaBackend:
         if self._flush_buffer is None:
             import numpy
 
-            from pytest_gpuperf.timing import flush_buffer_bytes
+            from pytest_gpuperf.measure.timer import flush_buffer_bytes
 
             try:
                 l2 = int(cuda.get_current_device().L2_CACHE_SIZE) or None
@@ -239,10 +239,10 @@ class NumbaCudaBackend:
         return f"{domain:08X}:{bus:02X}:{slot:02X}.0"
 
     def memory_probe(self) -> Any:
-        """The device-memory probe of :mod:`pytest_gpuperf.memory` (None under the simulator)."""
+        """The device-memory probe of :mod:`~pytest_gpuperf.measure.memory` (None: simulator)."""
         if self.simulated:
             return None
-        from pytest_gpuperf.memory import NumbaCudaProbe
+        from pytest_gpuperf.measure.memory import NumbaCudaProbe
 
         return NumbaCudaProbe()
 

@@ -140,7 +140,7 @@ class TorchBackend:
         """Overwrite ``max(256 MiB, 2 × L2)`` of CUDA memory so the next sample starts cold."""
         import torch
 
-        from pytest_gpuperf.timing import flush_buffer_bytes
+        from pytest_gpuperf.measure.timer import flush_buffer_bytes
 
         if self._flush_buffer is None:
             props = torch.cuda.get_device_properties(torch.cuda.current_device())
@@ -168,7 +168,7 @@ class TorchBackend:
         """``torch.cuda.max_memory_allocated`` on a GPU; None on the CPU."""
         if not self.is_gpu:
             return None
-        from pytest_gpuperf.memory import TorchPeakProbe
+        from pytest_gpuperf.measure.memory import TorchPeakProbe
 
         return TorchPeakProbe()
 

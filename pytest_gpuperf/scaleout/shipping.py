@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
 if TYPE_CHECKING:
-    from pytest_gpuperf.record import TestRecord
+    from pytest_gpuperf.verdict.record import TestRecord
 
 #: Bumped when :class:`WorkerPayload` changes shape.
 PAYLOAD_VERSION = 1

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
 
 if TYPE_CHECKING:
-    from pytest_gpuperf.memory import MemoryPeaks
-    from pytest_gpuperf.nvml import Clocks
-    from pytest_gpuperf.stats import RatioEstimate, Summary
-    from pytest_gpuperf.timing import Samples
+    from pytest_gpuperf.machine.nvml import Clocks
+    from pytest_gpuperf.measure.memory import MemoryPeaks
+    from pytest_gpuperf.measure.statistics import RatioEstimate, Summary
+    from pytest_gpuperf.measure.timer import Samples
 
 
 @final
@@ -110,7 +110,7 @@ class Measurement:
     @functools.cached_property
     def kernel_time(self) -> RatioEstimate | None:
         """The kernel's median per-call time on ``kernel_clock``, with a ~95% interval."""
-        from pytest_gpuperf.stats import median_interval
+        from pytest_gpuperf.measure.statistics import median_interval
 
         if self.kernel is None:
             return None

@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, final
 
-from pytest_gpuperf.gate import Verdict, baseline_speedup
+from pytest_gpuperf.verdict.gate import Verdict, baseline_speedup
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from pytest_gpuperf.record import TestRecord
-    from pytest_gpuperf.stats import RatioEstimate
+    from pytest_gpuperf.measure.statistics import RatioEstimate
+    from pytest_gpuperf.verdict.record import TestRecord
 
 #: Regressions first, then what needs attention, then the rest.
 _ORDER = {

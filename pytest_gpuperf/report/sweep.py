@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, final
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from pytest_gpuperf.record import TestRecord
+    from pytest_gpuperf.verdict.record import TestRecord
 
 
 @final

@@ -20,7 +20,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
-from pytest_gpuperf import event_check, machine, nvml
+from pytest_gpuperf.machine import event_check, facts, nvml
 
 if TYPE_CHECKING:
     pass
@@ -318,7 +318,7 @@ def diagnose() -> Report:
         cupy_check(gpus),
         *_opt_in_checks(),
     ]
-    report.versions = {**machine.library_versions(), **cuda_versions()}
+    report.versions = {**facts.library_versions(), **cuda_versions()}
     report.devices = device_facts()
     report.event_timing = event_timing_check(report)
     return report

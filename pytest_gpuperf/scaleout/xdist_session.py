@@ -3,7 +3,7 @@
 The controller lists the devices, makes the shared lock folder, hands both to
 its workers through the environment (they inherit it), and gathers the records
 each worker packs at its end. A worker keeps one device, holds the shared locks
-(:mod:`pytest_gpuperf.locks`) and measures and judges as a single run does.
+(:mod:`pytest_gpuperf.scaleout.locks`) and measures and judges as a single run does.
 The classes here are registered only when pytest-xdist distributes the run.
 """
 
@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any, final
 
 import pytest
 
-from pytest_gpuperf import contention, devices
-from pytest_gpuperf.locks import LOCK_DIR_ENV, WorkerLocks, sibling_pids
+from pytest_gpuperf.measure import contention
+from pytest_gpuperf.scaleout import devices
+from pytest_gpuperf.scaleout.locks import LOCK_DIR_ENV, WorkerLocks, sibling_pids
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -69,7 +70,7 @@ class XdistController:
 
     def pytest_testnodedown(self, node: Any, error: object | None) -> None:
         """Take the records a worker packed; a worker that died is named in the notes."""
-        from pytest_gpuperf.shipping import ShippingError, unpack
+        from pytest_gpuperf.scaleout.shipping import ShippingError, unpack
 
         worker = str(getattr(node, "workerinput", {}).get("workerid", "?"))
         output = getattr(node, "workeroutput", None) or {}

@@ -11,14 +11,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_gpuperf.gate import baseline_speedup
-from pytest_gpuperf.gpu_report import gpu_json
+from pytest_gpuperf.report.gpu_sections import gpu_json
+from pytest_gpuperf.verdict.gate import baseline_speedup
 
 if TYPE_CHECKING:
     from pytest_gpuperf.backends.registry import BackendRegistry
-    from pytest_gpuperf.record import TestRecord
+    from pytest_gpuperf.measure.timer import Samples
     from pytest_gpuperf.session import GpuperfSession
-    from pytest_gpuperf.timing import Samples
+    from pytest_gpuperf.verdict.record import TestRecord
 
 #: Version of the ``gpuperf`` block inside the report.
 REPORT_SCHEMA = 1
@@ -171,7 +171,7 @@ def gpuperf_machine_info(
     only when numba.cuda or cupy is already imported, so a plain benchmark run
     imports nothing heavy; ``gpu_probed`` says which happened.
     """
-    from pytest_gpuperf import machine
+    from pytest_gpuperf.machine import facts
 
     if session is not None and session.fingerprint:
         return {
@@ -186,18 +186,18 @@ def gpuperf_machine_info(
         from pytest_gpuperf.session import gpu_info
 
         gpu = gpu_info(registry, wanted)
-    info = machine.machine_info(gpu)
+    info = facts.machine_info(gpu)
     return {
-        "fingerprint": machine.fingerprint(info) if probed else None,
+        "fingerprint": facts.fingerprint(info) if probed else None,
         "machine": info,
-        "versions": machine.library_versions(),
+        "versions": facts.library_versions(),
         "gpu_probed": probed,
     }
 
 
 def write_json(path: Path, report: dict[str, Any]) -> None:
     """Write a report from :func:`build_report` atomically; WriteError names the path and fix."""
-    from pytest_gpuperf.atomic import write_atomic
+    from pytest_gpuperf.store.atomic import write_atomic
 
     text = json.dumps(report, indent=2, sort_keys=True, default=str) + "\n"
     write_atomic(Path(path), text, what="the JSON report", fix="fix --gpuperf-json")

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
 if TYPE_CHECKING:
-    from pytest_gpuperf.gate import GateResult
-    from pytest_gpuperf.history import History
-    from pytest_gpuperf.measurement import Measurement
-    from pytest_gpuperf.throughput import Throughput
+    from pytest_gpuperf.measure.measurement import Measurement
+    from pytest_gpuperf.report.throughput import Throughput
+    from pytest_gpuperf.verdict.gate import GateResult
+    from pytest_gpuperf.verdict.history import History
 
 
 @final

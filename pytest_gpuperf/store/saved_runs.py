@@ -10,13 +10,13 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeGuard, final
 
-from pytest_gpuperf import jsonread
-from pytest_gpuperf.admission import refusal
-from pytest_gpuperf.baseline import BaselineEntry
-from pytest_gpuperf.gate import GateInput, judge
-from pytest_gpuperf.history import History
-from pytest_gpuperf.stats import RatioEstimate
+from pytest_gpuperf.measure.statistics import RatioEstimate
+from pytest_gpuperf.store import safe_json
+from pytest_gpuperf.store.baseline import BaselineEntry
 from pytest_gpuperf.text import short_repr
+from pytest_gpuperf.verdict.admission import refusal
+from pytest_gpuperf.verdict.gate import GateInput, judge
+from pytest_gpuperf.verdict.history import History
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 RUN_FIX = "pass a file written by: pytest --gpuperf --gpuperf-json=PATH"
 #: Largest run report read: reports hold every raw sample, so they can be big.
-MAX_BYTES = 256 * jsonread.MIB
+MAX_BYTES = 256 * safe_json.MIB
 
 
 class RunReportError(Exception):
@@ -181,8 +181,8 @@ def _entry(item: object) -> RunEntry:
 def _read_json(path: Path, fix: str) -> object:
     """The parsed content of a JSON file; RunReportError names the file and the fix."""
     try:
-        return jsonread.read_json(path, MAX_BYTES, allow_nan=True)
-    except jsonread.JsonFileError as exc:
+        return safe_json.read_json(path, MAX_BYTES, allow_nan=True)
+    except safe_json.JsonFileError as exc:
         if exc.kind == "invalid":
             raise RunReportError(
                 f"{path}: {exc}; the file is corrupt or truncated; {fix}"
@@ -194,7 +194,7 @@ def _read_json(path: Path, fix: str) -> object:
 
 def load_run(path: Path) -> Run:
     """Read and validate a run report written by ``--gpuperf-json``."""
-    from pytest_gpuperf.report_json import REPORT_SCHEMA
+    from pytest_gpuperf.report.json_report import REPORT_SCHEMA
 
     raw = _read_json(path, RUN_FIX)
     block = raw.get("gpuperf") if isinstance(raw, dict) else None

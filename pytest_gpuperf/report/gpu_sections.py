@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
 
-from pytest_gpuperf.summary import format_seconds
-from pytest_gpuperf.units import format_bytes
+from pytest_gpuperf.parsing import format_bytes
+from pytest_gpuperf.report.table import format_seconds
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from pytest_gpuperf.measurement import Measurement
-    from pytest_gpuperf.record import TestRecord
+    from pytest_gpuperf.measure.measurement import Measurement
+    from pytest_gpuperf.verdict.record import TestRecord
 
 #: Which time the speedup and the gate use, said under the GPU-time table.
 GATE_TIME_NOTE = (

@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any
 
-from pytest_gpuperf.markdown import table
+from pytest_gpuperf.report.markdown import table
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from pytest_gpuperf.run_report import Run
+    from pytest_gpuperf.store.saved_runs import Run
 
 #: Verdicts that fail a test; ``--fail`` exits 1 when the merged run has one.
 FAILING = ("REGRESSED", "BELOW min_speedup")
@@ -87,7 +87,7 @@ def merge_runs(runs: Sequence[Run]) -> tuple[dict[str, Any], list[str]]:
     MergeError names a file given twice, a result found in two shards, shards of
     different machines or different commits.
     """
-    from pytest_gpuperf.report_json import REPORT_SCHEMA
+    from pytest_gpuperf.report.json_report import REPORT_SCHEMA
 
     if not runs:
         raise MergeError("no shard reports given; pass at least one --gpuperf-json file")

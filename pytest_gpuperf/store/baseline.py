@@ -27,14 +27,14 @@ from typing import Any, cast, final
 
 import filelock
 
-from pytest_gpuperf import atomic, jsonread
-from pytest_gpuperf.history import DEFAULT_HISTORY, History
+from pytest_gpuperf.store import atomic, safe_json
 from pytest_gpuperf.text import short_repr
+from pytest_gpuperf.verdict.history import DEFAULT_HISTORY, History
 
 SCHEMA_VERSION = 2
 LOCK_TIMEOUT_S = 60.0
 #: Largest baseline file read (an entry takes about 600 bytes).
-MAX_BYTES = 64 * jsonread.MIB
+MAX_BYTES = 64 * safe_json.MIB
 #: Written into a ``.gpuperf/`` folder that has no ``.gitignore``: lock and temp files stay out
 #: of version control, the baselines go in.
 GITIGNORE = (
@@ -293,7 +293,7 @@ def _restore_advice(source: str) -> str:
     return f"check that {source} names your baseline file; if it does, {_RESTORE}"
 
 
-def _read_error(path: Path, exc: jsonread.JsonFileError, source: str) -> BaselineError:
+def _read_error(path: Path, exc: safe_json.JsonFileError, source: str) -> BaselineError:
     """The error for a file that can't be read or parsed, with the fix that fits the cause."""
     if exc.kind == "directory":
         fix = f"point {source} at a baseline file, e.g. {path / 'baselines.json'}"
@@ -317,8 +317,8 @@ def load_baselines(path: Path, source: str = DEFAULT_SOURCE) -> Baselines:
     ``source`` says where the path came from (``--gpuperf-baseline``), for messages.
     """
     try:
-        raw = jsonread.read_json(path, MAX_BYTES)
-    except jsonread.JsonFileError as exc:
+        raw = safe_json.read_json(path, MAX_BYTES)
+    except safe_json.JsonFileError as exc:
         if exc.kind == "missing":
             return Baselines()
         raise _read_error(path, exc, source) from None

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pytest_gpuperf.gate import GateResult
-    from pytest_gpuperf.history import History
-    from pytest_gpuperf.measurement import Measurement
+    from pytest_gpuperf.measure.measurement import Measurement
+    from pytest_gpuperf.verdict.gate import GateResult
+    from pytest_gpuperf.verdict.history import History
 
 
 def junit_properties(
@@ -24,7 +24,7 @@ def junit_properties(
 
     Absent values (no reference, no baseline) are left out rather than written empty.
     """
-    from pytest_gpuperf.gate import baseline_speedup
+    from pytest_gpuperf.verdict.gate import baseline_speedup
 
     props: list[tuple[str, object]] = [("gpuperf_backend", backend)]
     if measurement.median is not None:

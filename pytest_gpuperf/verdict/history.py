@@ -30,13 +30,13 @@ import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, final
 
-from pytest_gpuperf.stats import t_quantile
+from pytest_gpuperf.measure.statistics import t_quantile
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from pytest_gpuperf.baseline import BaselineEntry
-    from pytest_gpuperf.stats import RatioEstimate
+    from pytest_gpuperf.measure.statistics import RatioEstimate
+    from pytest_gpuperf.store.baseline import BaselineEntry
 
 #: Runs needed before the between-run spread is estimated and used.
 MIN_RUNS = 3
@@ -172,7 +172,7 @@ def _spread_band(center: float, margin: float, tolerance: float, k: int, spread:
 
 def speed(seconds: RatioEstimate) -> RatioEstimate:
     """A time with its interval as a speed (1 / time), so that higher is better."""
-    from pytest_gpuperf.stats import RatioEstimate
+    from pytest_gpuperf.measure.statistics import RatioEstimate
 
     return RatioEstimate(1 / seconds.value, 1 / seconds.high, 1 / seconds.low)
 

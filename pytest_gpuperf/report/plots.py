@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_gpuperf.sweep import format_size, sweep_series
+from pytest_gpuperf.report.sweep import format_size, sweep_series
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

@@ -9,17 +9,17 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING
 
-from pytest_gpuperf import memory
+from pytest_gpuperf.measure import memory
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pytest_gpuperf.handle import BackendHandle
-    from pytest_gpuperf.history import History
+    from pytest_gpuperf.fixtures.backend_handle import BackendHandle
+    from pytest_gpuperf.fixtures.sync_timer import RunContext
     from pytest_gpuperf.marker import MarkerSpec
-    from pytest_gpuperf.measurement import Measurement
-    from pytest_gpuperf.memory import MemoryPeaks
-    from pytest_gpuperf.runner import RunContext
+    from pytest_gpuperf.measure.measurement import Measurement
+    from pytest_gpuperf.measure.memory import MemoryPeaks
+    from pytest_gpuperf.verdict.history import History
 
 
 def measure(handle: BackendHandle, call: Callable[[], object]) -> MemoryPeaks:

@@ -10,8 +10,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from pytest_gpuperf.atomic import WriteError, write_atomic
-from pytest_gpuperf.gpu_report import (
+from pytest_gpuperf.report.gpu_sections import (
     GATE_TIME_NOTE,
     GPU_TIME_HEADER,
     MEMORY_HEADER,
@@ -21,9 +20,15 @@ from pytest_gpuperf.gpu_report import (
     memory_notes,
     memory_rows,
 )
-from pytest_gpuperf.summary import RecordSource, summary_rows
-from pytest_gpuperf.sweep import benchmark_items, describe_crossover, describe_points, sweep_series
-from pytest_gpuperf.throughput import peak_notes, throughput_rows
+from pytest_gpuperf.report.sweep import (
+    benchmark_items,
+    describe_crossover,
+    describe_points,
+    sweep_series,
+)
+from pytest_gpuperf.report.table import RecordSource, summary_rows
+from pytest_gpuperf.report.throughput import peak_notes, throughput_rows
+from pytest_gpuperf.store.atomic import WriteError, write_atomic
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, final
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from pytest_gpuperf.record import TestRecord
+    from pytest_gpuperf.verdict.record import TestRecord
 
 #: Buffer of the CPU copy-bandwidth measurement: well above a laptop's L3, cheap on 2 cores.
 COPY_BYTES = 64 * 2**20

@@ -5,7 +5,7 @@ measurement and its history into a verdict: the plugin, ``gpuperf compare`` and
 the benchmarks all call :func:`judge`.
 
 - ``gate="speedup"`` (the default) judges the speedup against its history
-  (:mod:`pytest_gpuperf.history`). A speedup below the floor is blamed on the
+  (:mod:`pytest_gpuperf.verdict.history`). A speedup below the floor is blamed on the
   kernel only when the kernel's own median rose by at least half of the drop;
   otherwise the reference moved, and the verdict is ``inconclusive``.
 - ``gate="time"`` judges the kernel's own median (its CUDA-event median where the
@@ -20,7 +20,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, final
 
-from pytest_gpuperf.history import (
+from pytest_gpuperf.measure.statistics import RatioEstimate
+from pytest_gpuperf.verdict.history import (
     DEFAULT_FALSE_ALARM,
     Band,
     band,
@@ -29,12 +30,11 @@ from pytest_gpuperf.history import (
     reference_band,
     speed,
 )
-from pytest_gpuperf.stats import RatioEstimate
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from pytest_gpuperf.history import History
+    from pytest_gpuperf.verdict.history import History
 
 
 class Verdict(str, enum.Enum):

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
 
-from pytest_gpuperf.stats import (
+from pytest_gpuperf.measure.statistics import (
     RatioEstimate,
     Summary,
     log_ratio_halfwidth,

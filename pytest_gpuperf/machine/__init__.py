@@ -1,0 +1,1 @@
+"""Facts about the machine: fingerprint, GPU clocks through NVML, event checks, doctor."""

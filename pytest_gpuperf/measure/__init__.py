@@ -1,0 +1,1 @@
+"""Measuring: the timer, its statistics, and what a measurement holds."""

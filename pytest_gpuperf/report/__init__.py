@@ -1,0 +1,1 @@
+"""Reports of a run: the terminal table, JSON, Markdown, plots, junit properties."""

@@ -1,0 +1,1 @@
+"""``pytest -n N --gpuperf``: devices per worker, locks, and records shipped home."""

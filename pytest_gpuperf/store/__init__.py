@@ -1,0 +1,1 @@
+"""Files we keep: the baseline store, saved run reports, atomic writes, safe JSON reads."""

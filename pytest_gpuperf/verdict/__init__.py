@@ -1,0 +1,1 @@
+"""The verdict on a measurement: correctness, the gate, history bands, attribution."""
