@@ -7,8 +7,7 @@ import numbers
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast, final
 
-from pytest_gpuperf.options import parse_duration, parse_fraction
-from pytest_gpuperf.parsing import GATE_MODES, parse_bytes
+from pytest_gpuperf.parsing import GATE_MODES, parse_bytes, parse_duration, parse_fraction
 from pytest_gpuperf.text import short_repr
 
 if TYPE_CHECKING:
@@ -95,7 +94,7 @@ def _tolerance(key: str, value: object) -> object:
         return None
     try:
         return parse_fraction(value, f"gpuperf({key}=...)", "from marker")  # type: ignore[arg-type]
-    except Exception as exc:
+    except ValueError as exc:
         raise MarkerError(str(exc)) from None
 
 
@@ -104,7 +103,7 @@ def _duration(key: str, value: object) -> object:
         return None
     try:
         return parse_duration(value, f"gpuperf({key}=...)", "from marker")  # type: ignore[arg-type]
-    except Exception as exc:
+    except ValueError as exc:
         raise MarkerError(str(exc)) from None
 
 

@@ -1,17 +1,20 @@
-"""Command-line options and ini keys, their parsers, and the frozen settings built from them."""
+"""Command-line options and ini keys, and the frozen settings built from them once.
+
+The parsers themselves are pure and live in :mod:`pytest_gpuperf.parsing`; here their
+ValueError becomes the pytest.UsageError that pytest reports with exit status 4.
+"""
 
 from __future__ import annotations
 
-import math
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, final
+from typing import TYPE_CHECKING, ParamSpec, TypeVar, final
 
 import pytest
 
 from pytest_gpuperf import parsing
-from pytest_gpuperf.text import short_repr
 from pytest_gpuperf.verdict.history import DEFAULT_FALSE_ALARM, DEFAULT_HISTORY
 
 if TYPE_CHECKING:
@@ -66,76 +69,32 @@ DEVICES_HELP = (
     "as 0,1,2,3 or GPU-UUIDs (default: all visible devices)"
 )
 
-_SCHEDULER_ADDRESS = re.compile(
-    r"^(?:tcp|tls)://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-_]*):(?P<port>\d{1,5})$"
-)
-_DEVICE = re.compile(r"^(?:\d+|(?:GPU|MIG)-[A-Za-z0-9/-]+)$")
-_DURATION = re.compile(r"^\s*(?P<value>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ms|s|m)?\s*$")
-_UNIT_SECONDS = {"ms": 1e-3, "s": 1.0, "m": 60.0, None: 1.0}
-#: Longest time budget accepted: one day.
-MAX_DURATION_S = 86_400.0
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
-def parse_fraction(value: str | float, name: str, source: str, *, upper: float = 1.0) -> float:
-    """Parse ``10%`` or ``0.1`` into 0.1; reject negatives and values above ``upper``."""
-    try:
-        return parsing.parse_fraction(value, name, source, upper=upper)
-    except ValueError as exc:
-        raise pytest.UsageError(str(exc)) from None
+def _usage_error(parse: Callable[_P, _T]) -> Callable[_P, _T]:
+    """A pure parser from :mod:`~pytest_gpuperf.parsing` whose ValueError is a UsageError."""
 
-
-def _usage(parse: Callable[[str, str, str], object]) -> Callable[[str, str, str], object]:
-    """A pure parser from parsing.py whose ValueError becomes a pytest.UsageError."""
-
-    def parse_or_usage_error(value: str, name: str, source: str) -> object:
+    @functools.wraps(parse)
+    def parse_or_usage_error(*args: _P.args, **kwargs: _P.kwargs) -> _T:
         try:
-            return parse(value, name, source)
+            return parse(*args, **kwargs)
         except ValueError as exc:
             raise pytest.UsageError(str(exc)) from None
 
     return parse_or_usage_error
 
 
-def parse_duration(value: str | float, name: str, source: str) -> float:
-    """Parse ``1``, ``1s``, ``500ms`` or ``2m`` into seconds (must be positive)."""
-    match = _DURATION.match(str(value))
-    seconds = float(match["value"]) * _UNIT_SECONDS[match["unit"]] if match else 0.0
-    if not 0 < seconds <= MAX_DURATION_S or not math.isfinite(seconds):
-        raise pytest.UsageError(
-            f"{name} must be a positive number of seconds with optional ms, s or m suffix "
-            f"(e.g. 1s or 500ms), at most {MAX_DURATION_S:g} s (one day); got "
-            f"{short_repr(value)} ({source})"
-        )
-    return seconds
-
-
-def parse_scheduler_address(value: str, name: str, source: str) -> str:
-    """Check that ``value`` reads ``tcp://host:port`` or ``tls://host:port``."""
-    text = value.strip()
-    match = _SCHEDULER_ADDRESS.match(text)
-    if match is None or not 0 < int(match["port"]) < 65536:
-        raise pytest.UsageError(
-            f"{name} must be a dask scheduler address written as tcp://host:port or "
-            f"tls://host:port (e.g. tcp://127.0.0.1:8786); got {short_repr(value)} ({source})"
-        )
-    return text
-
-
-def parse_backend_list(value: str, name: str, source: str) -> tuple[str, ...]:
-    """Split ``numba, cupy`` into names; an empty list or a name given twice is an error."""
-    names = tuple(part.strip() for part in value.split(",") if part.strip())
-    if not names:
-        raise pytest.UsageError(
-            f"{name} must list at least one backend, e.g. numpy,numba; got "
-            f"{short_repr(value)} ({source})"
-        )
-    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
-    if twice is not None:
-        raise pytest.UsageError(
-            f"{name} names backend {twice!r} twice; list each backend once, e.g. "
-            f"{','.join(dict.fromkeys(names))}; got {short_repr(value)} ({source})"
-        )
-    return names
+# The parsers of option values, failing with pytest.UsageError (pytest prints it and exits 4).
+parse_fraction = _usage_error(parsing.parse_fraction)
+parse_duration = _usage_error(parsing.parse_duration)
+parse_scheduler_address = _usage_error(parsing.parse_scheduler_address)
+parse_backend_list = _usage_error(parsing.parse_backend_list)
+parse_device_list = _usage_error(parsing.parse_device_list)
+parse_gate_mode = _usage_error(parsing.parse_gate_mode)
+parse_false_alarm = _usage_error(parsing.parse_false_alarm)
+parse_history = _usage_error(parsing.parse_history)
 
 
 def ini_flag(config: pytest.Config, ini: str) -> bool:
@@ -149,25 +108,6 @@ def ini_flag(config: pytest.Config, ini: str) -> bool:
             f"{ini} must be true or false (or yes/no, on/off, 1/0); got {detail[:200]} "
             f"(from config file {config.inipath})"
         ) from None
-
-
-def parse_device_list(value: str, name: str, source: str) -> tuple[str, ...]:
-    """Split ``0,1,2`` (or ``GPU-...`` UUIDs) into device tokens; empty or repeated is an error."""
-    tokens = tuple(part.strip() for part in value.split(","))
-    bad = next((t for t in tokens if not _DEVICE.match(t)), None)
-    if bad is not None:
-        shown = repr(bad) if bad else "an empty entry"
-        raise pytest.UsageError(
-            f"{name} must list CUDA devices as indices or UUIDs, e.g. 0,1,2,3 or "
-            f"GPU-8f6e...; got {value!r} ({source}): {shown} is not a device"
-        )
-    repeated = sorted({t for t in tokens if tokens.count(t) > 1})
-    if repeated:
-        raise pytest.UsageError(
-            f"{name} lists device {repeated[0]!r} twice; got {value!r} ({source}); name each "
-            "device once (workers beyond the device count share devices in turn)"
-        )
-    return tokens
 
 
 def _argparse(text: str) -> str:
@@ -295,15 +235,13 @@ class Settings:
             ),
             "devices": pick("gpuperf_devices", "gpuperf_devices", parse_device_list),
         }
-        parsed["gate"] = pick("gpuperf_gate", "gpuperf_gate", _usage(parsing.parse_gate_mode))
+        parsed["gate"] = pick("gpuperf_gate", "gpuperf_gate", parse_gate_mode)
         parsed["false_alarm"] = pick(
-            "gpuperf_false_alarm", "gpuperf_false_alarm", _usage(parsing.parse_false_alarm)
+            "gpuperf_false_alarm", "gpuperf_false_alarm", parse_false_alarm
         )
         history = config.getini("gpuperf_history")
         if history:
-            parsed["history"] = _usage(parsing.parse_history)(
-                str(history), "gpuperf_history", "from config file"
-            )
+            parsed["history"] = parse_history(str(history), "gpuperf_history", "from config file")
         memory_tolerance = config.getini("gpuperf_memory_tolerance")
         if memory_tolerance:
             parsed["memory_tolerance"] = parse_fraction(

@@ -1,6 +1,7 @@
-"""Pure parsers of option values, shared by the pytest options and the ``gpuperf`` command.
+"""Pure parsers of option and marker values, shared by the options, the marker and the CLI.
 
-A plain module: no pytest, so the console script can validate its arguments alike.
+A plain module: no pytest. Each parser raises ValueError naming the option, the bad value
+and where it came from; :mod:`pytest_gpuperf.options` turns that into a pytest.UsageError.
 """
 
 from __future__ import annotations
@@ -24,6 +25,77 @@ def parse_fraction(value: str | float, name: str, source: str, *, upper: float =
             f"got {short_repr(value)} ({source})"
         )
     return fraction
+
+
+_SCHEDULER_ADDRESS = re.compile(
+    r"^(?:tcp|tls)://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-_]*):(?P<port>\d{1,5})$"
+)
+_DEVICE = re.compile(r"^(?:\d+|(?:GPU|MIG)-[A-Za-z0-9/-]+)$")
+_DURATION = re.compile(r"^\s*(?P<value>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ms|s|m)?\s*$")
+_UNIT_SECONDS = {"ms": 1e-3, "s": 1.0, "m": 60.0, None: 1.0}
+#: Longest time budget accepted: one day.
+MAX_DURATION_S = 86_400.0
+
+
+def parse_duration(value: str | float, name: str, source: str) -> float:
+    """Parse ``1``, ``1s``, ``500ms`` or ``2m`` into seconds (must be positive)."""
+    match = _DURATION.match(str(value))
+    seconds = float(match["value"]) * _UNIT_SECONDS[match["unit"]] if match else 0.0
+    if not 0 < seconds <= MAX_DURATION_S or not math.isfinite(seconds):
+        raise ValueError(
+            f"{name} must be a positive number of seconds with optional ms, s or m suffix "
+            f"(e.g. 1s or 500ms), at most {MAX_DURATION_S:g} s (one day); got "
+            f"{short_repr(value)} ({source})"
+        )
+    return seconds
+
+
+def parse_scheduler_address(value: str, name: str, source: str) -> str:
+    """Check that ``value`` reads ``tcp://host:port`` or ``tls://host:port``."""
+    text = value.strip()
+    match = _SCHEDULER_ADDRESS.match(text)
+    if match is None or not 0 < int(match["port"]) < 65536:
+        raise ValueError(
+            f"{name} must be a dask scheduler address written as tcp://host:port or "
+            f"tls://host:port (e.g. tcp://127.0.0.1:8786); got {short_repr(value)} ({source})"
+        )
+    return text
+
+
+def parse_backend_list(value: str, name: str, source: str) -> tuple[str, ...]:
+    """Split ``numba, cupy`` into names; an empty list or a name given twice is an error."""
+    names = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not names:
+        raise ValueError(
+            f"{name} must list at least one backend, e.g. numpy,numba; got "
+            f"{short_repr(value)} ({source})"
+        )
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise ValueError(
+            f"{name} names backend {twice!r} twice; list each backend once, e.g. "
+            f"{','.join(dict.fromkeys(names))}; got {short_repr(value)} ({source})"
+        )
+    return names
+
+
+def parse_device_list(value: str, name: str, source: str) -> tuple[str, ...]:
+    """Split ``0,1,2`` (or ``GPU-...`` UUIDs) into device tokens; empty or repeated is an error."""
+    tokens = tuple(part.strip() for part in value.split(","))
+    bad = next((t for t in tokens if not _DEVICE.match(t)), None)
+    if bad is not None:
+        shown = repr(bad) if bad else "an empty entry"
+        raise ValueError(
+            f"{name} must list CUDA devices as indices or UUIDs, e.g. 0,1,2,3 or "
+            f"GPU-8f6e...; got {value!r} ({source}): {shown} is not a device"
+        )
+    repeated = sorted({t for t in tokens if tokens.count(t) > 1})
+    if repeated:
+        raise ValueError(
+            f"{name} lists device {repeated[0]!r} twice; got {value!r} ({source}); name each "
+            "device once (workers beyond the device count share devices in turn)"
+        )
+    return tokens
 
 
 #: The gate modes: what the verdict judges (kept here so the CLI needs no pytest).
@@ -95,13 +167,3 @@ def parse_bytes(value: object, name: str, source: str) -> int:
             f"(B, kB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 512MiB or 2e9; got {shown} ({source})"
         )
     return int(number)
-
-
-def format_bytes(count: float | None) -> str:
-    """``1.5 MiB``-style text for a byte count, ``-`` when unknown."""
-    if count is None:
-        return "-"
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if abs(count) >= scale:
-            return f"{count / scale:.3g} {unit}"
-    return f"{int(count)} B"

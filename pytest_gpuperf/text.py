@@ -44,3 +44,13 @@ def _escape(ch: str) -> str:
     if code < 0x10000:
         return f"\\u{code:04x}"
     return f"\\U{code:08x}"
+
+
+def format_bytes(count: float | None) -> str:
+    """``1.5 MiB``-style text for a byte count, ``-`` when unknown."""
+    if count is None:
+        return "-"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(count) >= scale:
+            return f"{count / scale:.3g} {unit}"
+    return f"{int(count)} B"

@@ -21,7 +21,8 @@ from pytest_gpuperf.measure.memory import (
     measure_peaks,
     memory_regression,
 )
-from pytest_gpuperf.parsing import format_bytes, parse_bytes
+from pytest_gpuperf.parsing import parse_bytes
+from pytest_gpuperf.text import format_bytes
 
 MIB = 2**20
 

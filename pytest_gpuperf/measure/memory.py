@@ -13,7 +13,7 @@ import tracemalloc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, final
 
-from pytest_gpuperf.parsing import format_bytes
+from pytest_gpuperf.text import format_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
 
-from pytest_gpuperf.parsing import format_bytes
 from pytest_gpuperf.report.table import format_seconds
+from pytest_gpuperf.text import format_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
