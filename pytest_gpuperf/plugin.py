@@ -241,8 +241,9 @@ def pytest_benchmark_update_machine_info(
     """Add our fingerprint, GPU facts and library versions to pytest-benchmark's machine info."""
     from pytest_gpuperf.report.json_report import gpuperf_machine_info
 
+    session = config.stash.get(session_key, None)
     machine_info["gpuperf"] = gpuperf_machine_info(
-        config.stash.get(session_key, None),
+        session.results() if session is not None else None,
         config.stash.get(registry_key, None),
         config.stash[settings_key].backends,
     )

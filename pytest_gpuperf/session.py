@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 from typing import TYPE_CHECKING, Any, final
 
@@ -13,6 +14,7 @@ from pytest_gpuperf.report.table import summary_lines
 from pytest_gpuperf.store import baseline as store
 from pytest_gpuperf.verdict.admission import refusal
 from pytest_gpuperf.verdict.gate import Verdict
+from pytest_gpuperf.verdict.record import RunResults
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     from pytest_gpuperf.options import Settings
     from pytest_gpuperf.scaleout.shipping import WorkerPayload
     from pytest_gpuperf.verdict.history import History
-    from pytest_gpuperf.verdict.record import TestRecord
+    from pytest_gpuperf.verdict.record import KernelRecord
 
 
 @final
@@ -34,7 +36,7 @@ class GpuperfSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
-        self.records: list[TestRecord] = []
+        self.records: list[KernelRecord] = []
         self.notes: list[str] = []
         self.baselines = store.Baselines(machines={})
         self.machine_info: dict[str, object] = {}
@@ -68,9 +70,9 @@ class GpuperfSession:
         self._registry = registry
         if self.role == "controller":
             return  # machine facts come from the workers: probing a GPU here would start CUDA
-        self.machine_info = facts.machine_info(gpu_info(registry, self.settings.backends))
+        self.machine_info = facts.machine_info(facts.gpu_info(registry, self.settings.backends))
         self.fingerprint = facts.fingerprint(self.machine_info)
-        locked = clocks_locked(registry, self.settings.backends)
+        locked = facts.clocks_locked(registry, self.settings.backends)
         if locked is not None:  # in the machine info, so in the baseline file too
             self.machine_info["clocks_locked"] = locked
         if self.baselines.fingerprints() and not self.baselines.has_machine(self.fingerprint):
@@ -91,7 +93,17 @@ class GpuperfSession:
         """The saved runs for this machine, test and backend."""
         return self.baselines.history(self.fingerprint, test_key, backend)
 
-    def record(self, record: TestRecord) -> None:
+    def results(self) -> RunResults:
+        """What the reports read: the records and notes so far, and the machine facts."""
+        return RunResults(
+            records=tuple(self.records),
+            notes=tuple(self.notes),
+            fingerprint=self.fingerprint,
+            machine_info=dict(self.machine_info),
+            versions=dict(self.versions),
+        )
+
+    def record(self, record: KernelRecord) -> None:
         """Keep a measured test for the summary, the JSON report and saving."""
         self.records.append(record)
         devices = self.machine_info.setdefault("devices", {})
@@ -153,9 +165,10 @@ class GpuperfSession:
         """Mark a record passed when its test's call phase passed."""
         report = yield
         if report.when == "call" and report.passed:
-            for record in self.records:
-                if record.nodeid == item.nodeid:
-                    record.passed = True
+            self.records[:] = [
+                dataclasses.replace(r, passed=True) if r.nodeid == item.nodeid else r
+                for r in self.records
+            ]
         return report
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -184,14 +197,14 @@ class GpuperfSession:
         if self.settings.json_path is not None or plot_dir is not None:
             from pytest_gpuperf.report.json_report import build_report
 
-            report = build_report(self)  # once: it reads git and every sample
+            report = build_report(self.results())  # once: it reads git and every sample
             if self.settings.json_path is not None:
                 self._write_json(report)
             if plot_dir is not None:
                 self._plot(report, plot_dir)
         from pytest_gpuperf.report.markdown import publish
 
-        problems, failed = publish(self, self.settings.markdown_path)
+        problems, failed = publish(self.results(), self.settings.markdown_path)
         self.notes.extend(problems)
         if failed:
             self.write_failures.append("the Markdown report")
@@ -221,7 +234,7 @@ class GpuperfSession:
         """Print the table of measured tests."""
         terminalreporter.write_sep("=", "gpuperf")
         verbose = self.config.get_verbosity() > 0
-        for line in summary_lines(self, self._sections(), verbose=verbose):
+        for line in summary_lines(self.results(), self._sections(), verbose=verbose):
             terminalreporter.write_line(line)
 
     def _sections(self) -> list[str]:
@@ -251,12 +264,12 @@ class GpuperfSession:
             return
         self.notes.append(f"wrote {len(written)} plot(s) to {folder}")
 
-    def savable(self) -> list[TestRecord]:
+    def savable(self) -> list[KernelRecord]:
         """Records fit to become baselines (see :func:`~.admission.refusal`)."""
         return [record for record in self.records if self._refusal(record) is None]
 
     @staticmethod
-    def _refusal(record: TestRecord) -> str | None:
+    def _refusal(record: KernelRecord) -> str | None:
         m, gate = record.measurement, record.gate
         return refusal(
             simulated=m.simulated,
@@ -337,29 +350,3 @@ def role(config: pytest.Config) -> str:
     if hasattr(config, "workerinput"):
         return "worker"
     return "controller" if distributing(config) else "solo"
-
-
-def gpu_info(registry: BackendRegistry, wanted: tuple[str, ...] | None) -> dict[str, object]:
-    """Device facts of the first selected, available, real GPU backend."""
-    for name in registry.select(wanted):
-        backend = registry.get(name)
-        # Availability first: torch and jax learn whether they are on a GPU there.
-        if registry.unavailable_reason(name) is None and backend.is_gpu and not backend.simulated:
-            try:
-                return backend.device_info()
-            except Exception:  # facts are optional; never fail a run over them
-                continue
-    return {}
-
-
-def clocks_locked(registry: BackendRegistry, wanted: tuple[str, ...] | None) -> bool | None:
-    """Whether the first selected, available, real GPU's clocks are locked (NVML), or None."""
-    for name in registry.select(wanted):
-        backend = registry.get(name)
-        if registry.unavailable_reason(name) is None and backend.is_gpu and not backend.simulated:
-            pci_bus_id = getattr(backend, "pci_bus_id", None)
-            from pytest_gpuperf.machine import nvml
-
-            gpu = nvml.device(pci_bus_id() if callable(pci_bus_id) else None)
-            return gpu.clocks_locked() if gpu is not None else None
-    return None

@@ -7,12 +7,12 @@ import pickle
 
 import pytest
 
-from pytest_gpuperf.fixtures import sync_timer as runner
 from pytest_gpuperf.measure.measurement import Measurement
 from pytest_gpuperf.measure.statistics import RatioEstimate
 from pytest_gpuperf.measure.timer import Samples
 from pytest_gpuperf.scaleout.shipping import ShippingError, WorkerPayload, pack, unpack
 from pytest_gpuperf.verdict.gate import GateResult, Verdict
+from pytest_gpuperf.verdict.record import KernelRecord
 
 
 class DeviceArray:
@@ -22,7 +22,7 @@ class DeviceArray:
         raise TypeError("cannot pickle a device array")
 
 
-def record(**changes: object) -> runner.TestRecord:
+def record(**changes: object) -> KernelRecord:
     values: dict[str, object] = {
         "nodeid": "t.py::test_x[numba-8]",
         "test_key": "t.py::test_x[8]",
@@ -45,7 +45,7 @@ def record(**changes: object) -> runner.TestRecord:
         "passed": True,
         **changes,
     }
-    return runner.TestRecord(**values)  # type: ignore[arg-type]
+    return KernelRecord(**values)  # type: ignore[arg-type]
 
 
 def test_records_travel_whole_without_their_result() -> None:

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from fake_clock import FAKE_CLOCK
 
-from pytest_gpuperf.fixtures import sync_timer as runner
 from pytest_gpuperf.measure.measurement import Measurement
 from pytest_gpuperf.measure.timer import Samples
 from pytest_gpuperf.report import throughput as tp
+from pytest_gpuperf.verdict.record import KernelRecord
 
 
 @pytest.mark.parametrize(
@@ -90,7 +90,7 @@ def test_copy_bandwidth_counts_read_and_write() -> None:
 def _record(backend: str, *, bytes_: float | None, flops: float | None, sim: bool = False):
     samples = Samples(wall_ns=(1e6, 1e6, 1e6), device_ns=None, batch=1)  # 1 ms median
     m = Measurement(result=None, timed=True, simulated=sim, kernel=samples)
-    return runner.TestRecord(
+    return KernelRecord(
         nodeid=f"t.py::test_x[{backend}]",
         test_key="t.py::test_x",
         backend=backend,

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from pytest_gpuperf.backends.registry import BackendRegistry
+
 #: Distributions whose versions matter for kernel timings, in report order.
 TRACKED_DISTRIBUTIONS = (
     "numpy",
@@ -112,3 +114,29 @@ def fingerprint(info: Mapping[str, object]) -> str:
     if runtime or driver:
         parts.append(f"cuda {runtime or '?'}/{driver or '?'}")
     return " | ".join(parts)
+
+
+def gpu_info(registry: BackendRegistry, wanted: tuple[str, ...] | None) -> dict[str, object]:
+    """Device facts of the first selected, available, real GPU backend."""
+    for name in registry.select(wanted):
+        backend = registry.get(name)
+        # Availability first: torch and jax learn whether they are on a GPU there.
+        if registry.unavailable_reason(name) is None and backend.is_gpu and not backend.simulated:
+            try:
+                return backend.device_info()
+            except Exception:  # facts are optional; never fail a run over them
+                continue
+    return {}
+
+
+def clocks_locked(registry: BackendRegistry, wanted: tuple[str, ...] | None) -> bool | None:
+    """Whether the first selected, available, real GPU's clocks are locked (NVML), or None."""
+    for name in registry.select(wanted):
+        backend = registry.get(name)
+        if registry.unavailable_reason(name) is None and backend.is_gpu and not backend.simulated:
+            pci_bus_id = getattr(backend, "pci_bus_id", None)
+            from pytest_gpuperf.machine import nvml
+
+            gpu = nvml.device(pci_bus_id() if callable(pci_bus_id) else None)
+            return gpu.clocks_locked() if gpu is not None else None
+    return None

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from pytest_gpuperf.measure.measurement import Measurement
-    from pytest_gpuperf.verdict.record import TestRecord
+    from pytest_gpuperf.verdict.record import KernelRecord
 
 #: Which time the speedup and the gate use, said under the GPU-time table.
 GATE_TIME_NOTE = (
@@ -69,7 +69,7 @@ def clocks_text(m: Measurement) -> str:
     return ", ".join(parts) or "-"
 
 
-def gpu_time_rows(records: Sequence[TestRecord]) -> list[GpuTimeRow]:
+def gpu_time_rows(records: Sequence[KernelRecord]) -> list[GpuTimeRow]:
     """Rows for the records that have CUDA-event times, in test and backend order."""
     rows = [
         GpuTimeRow(
@@ -94,7 +94,7 @@ def _device_text(m: Measurement) -> str:
     return f"{text} (simulated)" if peaks.simulated else text
 
 
-def memory_rows(records: Sequence[TestRecord]) -> list[MemoryRow]:
+def memory_rows(records: Sequence[KernelRecord]) -> list[MemoryRow]:
     """Rows for the records whose memory was measured, in test and backend order."""
     rows = [
         MemoryRow(r.test_key, r.backend, _device_text(m), format_bytes(m.memory.host_peak_bytes))
@@ -104,7 +104,7 @@ def memory_rows(records: Sequence[TestRecord]) -> list[MemoryRow]:
     return sorted(rows, key=lambda row: (row.test, row.backend))
 
 
-def memory_notes(records: Sequence[TestRecord]) -> list[str]:
+def memory_notes(records: Sequence[KernelRecord]) -> list[str]:
     """Where each device number came from, once per source, and the host source."""
     sources: dict[str, None] = {}
     for r in records:
@@ -142,7 +142,7 @@ def memory_cells(row: MemoryRow) -> tuple[str, ...]:
     return (row.test, row.backend, row.device, row.host)
 
 
-def gpu_report_lines(records: Sequence[TestRecord], *, verbose: bool = False) -> list[str]:
+def gpu_report_lines(records: Sequence[KernelRecord], *, verbose: bool = False) -> list[str]:
     """The terminal's GPU-time and memory sections, each preceded by a blank line.
 
     The memory section lists the rows with a device peak; ``-v`` lists the host-only

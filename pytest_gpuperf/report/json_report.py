@@ -17,8 +17,7 @@ from pytest_gpuperf.verdict.gate import baseline_speedup
 if TYPE_CHECKING:
     from pytest_gpuperf.backends.registry import BackendRegistry
     from pytest_gpuperf.measure.timer import Samples
-    from pytest_gpuperf.session import GpuperfSession
-    from pytest_gpuperf.verdict.record import TestRecord
+    from pytest_gpuperf.verdict.record import KernelRecord, RunResults
 
 #: Version of the ``gpuperf`` block inside the report.
 REPORT_SCHEMA = 1
@@ -37,7 +36,7 @@ def _stats(samples: Samples) -> dict[str, Any]:
     return result
 
 
-def benchmark_entry(record: TestRecord) -> dict[str, Any] | None:
+def benchmark_entry(record: KernelRecord) -> dict[str, Any] | None:
     """One ``benchmarks[]`` item, or None when the record holds no samples."""
     m = record.measurement
     if m.kernel is None:
@@ -115,7 +114,7 @@ def benchmark_entry(record: TestRecord) -> dict[str, Any] | None:
     }
 
 
-def _first_attempt(record: TestRecord) -> dict[str, Any] | None:
+def _first_attempt(record: KernelRecord) -> dict[str, Any] | None:
     """The superseded first measurement of a suspected regression, in brief."""
     first = record.first_attempt
     if first is None:
@@ -132,7 +131,7 @@ def _first_attempt(record: TestRecord) -> dict[str, Any] | None:
     }
 
 
-def build_report(session: GpuperfSession) -> dict[str, Any]:
+def build_report(results: RunResults) -> dict[str, Any]:
     """The whole report as a JSON-ready dict."""
     import pytest_benchmark
     from pytest_benchmark.utils import get_commit_info
@@ -146,46 +145,44 @@ def build_report(session: GpuperfSession) -> dict[str, Any]:
         "python_compiler": platform.python_compiler(),
         "release": platform.release(),
         "system": platform.system(),
-        "cpu": {"brand_raw": session.machine_info.get("cpu"), "count": os.cpu_count()},
-        "gpuperf": gpuperf_machine_info(session, None, None),
+        "cpu": {"brand_raw": results.machine_info.get("cpu"), "count": os.cpu_count()},
+        "gpuperf": gpuperf_machine_info(results, None, None),
     }
-    benchmarks = [e for e in map(benchmark_entry, session.records) if e is not None]
+    benchmarks = [e for e in map(benchmark_entry, results.records) if e is not None]
     return {
         "machine_info": machine_info,
         "commit_info": get_commit_info(),
         "benchmarks": benchmarks,
         "datetime": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "version": pytest_benchmark.__version__,
-        "gpuperf": {"schema": REPORT_SCHEMA, "notes": list(session.notes)},
+        "gpuperf": {"schema": REPORT_SCHEMA, "notes": list(results.notes)},
     }
 
 
 def gpuperf_machine_info(
-    session: GpuperfSession | None,
+    results: RunResults | None,
     registry: BackendRegistry | None,
     wanted: tuple[str, ...] | None,
 ) -> dict[str, Any]:
     """Our machine facts for pytest-benchmark's ``machine_info``: fingerprint, GPU, versions.
 
-    Under ``--gpuperf`` the session's facts are used. Otherwise the GPU is probed
+    Under ``--gpuperf`` the facts the run's ``results`` carry are used. Otherwise the GPU is probed
     only when numba.cuda or cupy is already imported, so a plain benchmark run
     imports nothing heavy; ``gpu_probed`` says which happened.
     """
     from pytest_gpuperf.machine import facts
 
-    if session is not None and session.fingerprint:
+    if results is not None and results.fingerprint:
         return {
-            "fingerprint": session.fingerprint,
-            "machine": session.machine_info,
-            "versions": session.versions,
+            "fingerprint": results.fingerprint,
+            "machine": dict(results.machine_info),
+            "versions": dict(results.versions),
             "gpu_probed": True,
         }
     probed = registry is not None and any(name in sys.modules for name in ("numba.cuda", "cupy"))
     gpu: dict[str, object] = {}
     if probed and registry is not None:
-        from pytest_gpuperf.session import gpu_info
-
-        gpu = gpu_info(registry, wanted)
+        gpu = facts.gpu_info(registry, wanted)
     info = facts.machine_info(gpu)
     return {
         "fingerprint": facts.fingerprint(info) if probed else None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from pytest_gpuperf.report.gpu_sections import (
     GATE_TIME_NOTE,
@@ -26,24 +26,20 @@ from pytest_gpuperf.report.sweep import (
     describe_points,
     sweep_series,
 )
-from pytest_gpuperf.report.table import RecordSource, summary_rows
+from pytest_gpuperf.report.table import summary_rows
 from pytest_gpuperf.report.throughput import peak_notes, throughput_rows
 from pytest_gpuperf.store.atomic import WriteError, write_atomic
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+    from pytest_gpuperf.verdict.record import RunResults
+
 #: The environment variable GitHub Actions sets to the job summary file.
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
 #: Verdicts shown in bold: the ones that fail the test.
 _FAILING = frozenset({"REGRESSED", "BELOW min_speedup"})
-
-
-class MarkdownSource(RecordSource, Protocol):
-    """What the report needs from a session: the records, notes, baselines and machine."""
-
-    fingerprint: str
 
 
 def cell(text: object) -> str:
@@ -59,7 +55,7 @@ def table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> list[str]:
     return lines
 
 
-def render_markdown(source: MarkdownSource) -> str:
+def render_markdown(source: RunResults) -> str:
     """The whole report as Markdown text, ending with a newline."""
     lines = ["## gpuperf results", ""]
     if source.fingerprint:
@@ -147,7 +143,7 @@ def append_step_summary(text: str, environ: Mapping[str, str] | None = None) -> 
     return path
 
 
-def publish(source: MarkdownSource, path: Path | None) -> tuple[list[str], bool]:
+def publish(source: RunResults, path: Path | None) -> tuple[list[str], bool]:
     """Write the Markdown file and the job summary.
 
     Return notes on what could not be written, and whether the Markdown file failed

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, final
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from pytest_gpuperf.verdict.record import TestRecord
+    from pytest_gpuperf.verdict.record import KernelRecord
 
 
 @final
@@ -173,7 +173,7 @@ def sweep_lines(benchmarks: Sequence[Mapping[str, Any]], reference: str = "numpy
     return lines
 
 
-def benchmark_items(records: Sequence[TestRecord]) -> list[dict[str, Any]]:
+def benchmark_items(records: Sequence[KernelRecord]) -> list[dict[str, Any]]:
     """The fields :func:`sweep_series` reads, built from session records (no stats)."""
     items = []
     for record in records:

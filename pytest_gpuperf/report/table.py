@@ -8,7 +8,7 @@ reasons go under the table, where a reason shared by several rows is said once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, final
+from typing import TYPE_CHECKING, final
 
 from pytest_gpuperf.verdict.gate import Verdict, baseline_speedup
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from pytest_gpuperf.measure.statistics import RatioEstimate
-    from pytest_gpuperf.verdict.record import TestRecord
+    from pytest_gpuperf.verdict.record import RunResults
 
 #: Regressions first, then what needs attention, then the rest.
 _ORDER = {
@@ -32,13 +32,6 @@ _ORDER = {
 #: The width the default table keeps to.
 TABLE_WIDTH = 120
 _MIN_TEST_WIDTH = 28
-
-
-class RecordSource(Protocol):
-    """What the table needs from a session."""
-
-    records: list[TestRecord]
-    notes: list[str]
 
 
 @final
@@ -74,7 +67,7 @@ def format_seconds(seconds: float | None) -> str:
     return f"{seconds / 1e-9:.3g} ns"
 
 
-def summary_rows(source: RecordSource) -> list[SummaryRow]:
+def summary_rows(source: RunResults) -> list[SummaryRow]:
     """One row per measured test and backend, regressions first."""
     rows = []
     for record in source.records:
@@ -137,7 +130,7 @@ def _cells(row: SummaryRow) -> tuple[str, ...]:
 
 
 def summary_lines(
-    source: RecordSource, sections: Sequence[str] = (), *, verbose: bool = False
+    source: RunResults, sections: Sequence[str] = (), *, verbose: bool = False
 ) -> list[str]:
     """The terminal table, its reasons, then ``sections`` (sweeps, throughput), then notes."""
     rows = summary_rows(source)

@@ -6,14 +6,15 @@ bandwidth, which happens once per session and only when a test declared bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Mapping, MutableSequence, Sequence
 
-    from pytest_gpuperf.verdict.record import TestRecord
+    from pytest_gpuperf.verdict.record import KernelRecord
 
 #: Buffer of the CPU copy-bandwidth measurement: well above a laptop's L3, cheap on 2 cores.
 COPY_BYTES = 64 * 2**20
@@ -154,7 +155,7 @@ class ThroughputRow:
     percent_of_peak: str
 
 
-def throughput_rows(records: Sequence[TestRecord]) -> list[ThroughputRow]:
+def throughput_rows(records: Sequence[KernelRecord]) -> list[ThroughputRow]:
     """Rows for the records that carry a throughput, in test and backend order."""
     rows = [
         ThroughputRow(
@@ -170,7 +171,7 @@ def throughput_rows(records: Sequence[TestRecord]) -> list[ThroughputRow]:
     return sorted(rows, key=lambda row: (row.test, row.backend))
 
 
-def peak_notes(records: Sequence[TestRecord]) -> list[str]:
+def peak_notes(records: Sequence[KernelRecord]) -> list[str]:
     """One line per distinct peak used: ``peak 12.3 GB/s (CPU numpy copy ...)``."""
     seen: dict[str, float] = {}
     for r in records:
@@ -183,7 +184,7 @@ def peak_notes(records: Sequence[TestRecord]) -> list[str]:
     return notes
 
 
-def throughput_lines(records: Sequence[TestRecord]) -> list[str]:
+def throughput_lines(records: Sequence[KernelRecord]) -> list[str]:
     """The terminal's throughput section, empty when no test declared bytes or flops."""
     rows = throughput_rows(records)
     if not rows:
@@ -201,12 +202,12 @@ def throughput_lines(records: Sequence[TestRecord]) -> list[str]:
 
 
 def attach_throughput(
-    records: Sequence[TestRecord],
+    records: MutableSequence[KernelRecord],
     gpu_backends: frozenset[str],
     device_info: Mapping[str, object],
     measure_cpu: Callable[[], float] | None = None,
 ) -> None:
-    """Set ``record.throughput`` on each record that declared bytes or flops.
+    """Replace each record that declared bytes or flops by a copy with its throughput.
 
     The CPU's copy bandwidth is measured at most once (with ``measure_cpu``,
     default :func:`copy_bandwidth` looked up at call time), and only when a
@@ -214,7 +215,7 @@ def attach_throughput(
     """
     gpu = gpu_peak(device_info)
     cpu: list[Peak] = []
-    for record in records:
+    for index, record in enumerate(records):
         m = record.measurement
         if record.bytes_per_call is None and record.flops_per_call is None:
             continue
@@ -229,4 +230,5 @@ def attach_throughput(
             peak = cpu[0]
         else:
             peak = None
-        record.throughput = throughput(record.bytes_per_call, record.flops_per_call, m.median, peak)
+        found = throughput(record.bytes_per_call, record.flops_per_call, m.median, peak)
+        records[index] = dataclasses.replace(record, throughput=found)

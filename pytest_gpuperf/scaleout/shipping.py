@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
 if TYPE_CHECKING:
-    from pytest_gpuperf.verdict.record import TestRecord
+    from pytest_gpuperf.verdict.record import KernelRecord
 
 #: Bumped when :class:`WorkerPayload` changes shape.
 PAYLOAD_VERSION = 1
@@ -31,7 +31,7 @@ class WorkerPayload:
     """Everything a worker's session hands to the controller at the end of its run."""
 
     worker: str
-    records: list[TestRecord]
+    records: list[KernelRecord]
     notes: list[str] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
     fingerprint: str = ""
@@ -49,7 +49,7 @@ def _pickles(value: object) -> bool:
     return True
 
 
-def portable(record: TestRecord) -> TestRecord:
+def portable(record: KernelRecord) -> KernelRecord:
     """A copy of ``record`` without the kernel's result, with every parameter picklable."""
     measurement = dataclasses.replace(record.measurement, result=None)
     params = {k: v if _pickles(v) else repr(v) for k, v in record.params.items()}

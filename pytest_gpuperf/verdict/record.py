@@ -1,6 +1,6 @@
 """What the session keeps of one measured test: its measurement, verdict and facts.
 
-A plain module: no pytest, no numpy.
+A plain module: no pytest, no numpy. The reports read these records, never the session.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from pytest_gpuperf.measure.measurement import Measurement
     from pytest_gpuperf.report.throughput import Throughput
     from pytest_gpuperf.verdict.gate import GateResult
@@ -25,9 +27,13 @@ class Attempt:
 
 
 @final
-@dataclass
-class TestRecord:
-    """One measured test on one backend, as the session reports and saves it."""
+@dataclass(frozen=True)
+class KernelRecord:
+    """One measured test on one backend, as the session reports and saves it.
+
+    Never changed once made: what is learned later (the test passed, the throughput)
+    goes into a copy made with :func:`dataclasses.replace`.
+    """
 
     nodeid: str
     test_key: str
@@ -50,3 +56,16 @@ class TestRecord:
     history: History | None = None
     #: The first measurement, when a suspected regression was measured again.
     first_attempt: Attempt | None = None
+
+
+@final
+@dataclass(frozen=True)
+class RunResults:
+    """What the reports read of one run: its records, its notes and the machine it ran on."""
+
+    records: tuple[KernelRecord, ...]
+    notes: tuple[str, ...] = ()
+    #: The baseline file's key for this machine ("" when no facts were read).
+    fingerprint: str = ""
+    machine_info: Mapping[str, object] = field(default_factory=dict)
+    versions: Mapping[str, str] = field(default_factory=dict)
