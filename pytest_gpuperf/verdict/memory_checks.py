@@ -14,17 +14,14 @@ from pytest_gpuperf.measure import memory
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pytest_gpuperf.fixtures.backend_handle import BackendHandle
-    from pytest_gpuperf.fixtures.sync_timer import RunContext
-    from pytest_gpuperf.marker import MarkerSpec
+    from pytest_gpuperf.backends.base import Backend
     from pytest_gpuperf.measure.measurement import Measurement
     from pytest_gpuperf.measure.memory import MemoryPeaks
     from pytest_gpuperf.verdict.history import History
 
 
-def measure(handle: BackendHandle, call: Callable[[], object]) -> MemoryPeaks:
+def measure(backend: Backend, call: Callable[[], object]) -> MemoryPeaks:
     """Peak device and host memory of one more, untimed call (which may raise)."""
-    backend = handle.impl
     probe = None
     make_probe = getattr(backend, "memory_probe", None)
     if callable(make_probe) and not backend.simulated:
@@ -36,32 +33,30 @@ def measure(handle: BackendHandle, call: Callable[[], object]) -> MemoryPeaks:
 
 
 def failure(
-    measurement: Measurement, spec: MarkerSpec | None, context: RunContext, handle: BackendHandle
+    measurement: Measurement, max_memory: int | None, where: str, *, is_gpu: bool
 ) -> str | None:
-    """The ``max_memory`` failure message, when the peak is above the marker's cap."""
-    if spec is None or spec.max_memory is None or measurement.memory is None:
+    """The ``max_memory`` failure message, when the peak is above the marker's cap.
+
+    ``where`` names the test and backend, e.g. ``t.py::test_x[numba] on numba``.
+    """
+    if max_memory is None or measurement.memory is None:
         return None
-    return memory.max_memory_failure(
-        measurement.memory,
-        spec.max_memory,
-        is_gpu=handle.impl.is_gpu,
-        where=f"{context.nodeid} on {handle.name}",
-    )
+    return memory.max_memory_failure(measurement.memory, max_memory, is_gpu=is_gpu, where=where)
 
 
 def growth(
     measurement: Measurement,
     history: History | None,
-    context: RunContext,
-    handle: BackendHandle,
+    tolerance: float | None,
+    nodeid: str,
+    where: str,
 ) -> str | None:
     """Peaks that grew beyond ``gpuperf_memory_tolerance`` over the latest saved run."""
     peaks = measurement.memory
-    tolerance = context.settings.memory_tolerance
     if peaks is None or history is None or tolerance is None:
         return None
     then = history.latest
-    accept = f"pytest --gpuperf --gpuperf-save {shlex.quote(context.nodeid)}"
+    accept = f"pytest --gpuperf --gpuperf-save {shlex.quote(nodeid)}"
     device_now = None if peaks.simulated else peaks.device_peak_bytes
     reasons = [
         memory.memory_regression(now, before, tolerance, kind=kind, accept_command=accept)
@@ -70,5 +65,5 @@ def growth(
             ("host", peaks.host_peak_bytes, then.host_peak_bytes),
         )
     ]
-    found = [f"{context.nodeid} on {handle.name}: {r}" for r in reasons if r]
+    found = [f"{where}: {r}" for r in reasons if r]
     return "\n".join(found) or None
