@@ -15,6 +15,7 @@ from campaign import BENCHMARK, CONDITIONS, GPUPERF, Run
 from pytest_gpuperf.measure.statistics import RatioEstimate
 from pytest_gpuperf.store.baseline import BaselineEntry
 from pytest_gpuperf.verdict.gate import GateInput, Verdict, judge
+from pytest_gpuperf.verdict.history import History
 
 TOLERANCE = 0.10
 CONTENTION_LIMIT = 0.15
@@ -104,7 +105,7 @@ def _gpuperf_verdict(run: Run, base: _Base) -> Verdict:
             backend="numba",
             reference_name="reference",
             speedup=RatioEstimate(value, low, high),
-            baseline=_entry(base),
+            history=History((_entry(base),)),  # one saved run: the old single-baseline gate
             tolerance=TOLERANCE,
             foreign_cpu=run.foreign_cpu,
             contention_limit=CONTENTION_LIMIT,
