@@ -309,7 +309,7 @@ def cuda_sync_timer(
     params.pop("backend", None)
     context = RunContext(
         nodeid=item.nodeid,
-        test_key=test_key(item, backend.name),
+        test_key=baseline_key(item, backend.name),
         settings=settings,
         params=params,
         history=session.history if session else lambda key, name: None,
@@ -323,14 +323,14 @@ def cuda_sync_timer(
     return timer
 
 
-def test_key(item: pytest.Item, backend_name: str) -> str:
+def baseline_key(item: pytest.Item, backend_name: str) -> str:
     """The baseline key: the node id without the id part pytest made for ``backend``."""
     callspec = getattr(item, "callspec", None)
     id_parts: Sequence[str] = getattr(callspec, "_idlist", ()) if callspec else ()
     suffix = "[" + "-".join(id_parts) + "]"
     head = item.nodeid.removesuffix(suffix)
     position = item.config.stash.get(positions_key, {}).get(head)
-    return keys.test_key(item.nodeid, id_parts, position, backend_name)
+    return keys.baseline_key(item.nodeid, id_parts, position, backend_name)
 
 
 def _uses_our_backend(metafunc: pytest.Metafunc) -> bool:

@@ -7,7 +7,7 @@ import json
 import pytest
 from fake_clock import FAKE_CLOCK
 
-from pytest_gpuperf.store.keys import test_key as key_of
+from pytest_gpuperf.store.keys import baseline_key as key_of
 
 
 def legacy_key(nodeid: str, backend: str) -> str:

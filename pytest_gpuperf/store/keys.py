@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 
-def test_key(nodeid: str, id_parts: Sequence[str], position: int | None, backend: str) -> str:
+def baseline_key(nodeid: str, id_parts: Sequence[str], position: int | None, backend: str) -> str:
     """The key of ``nodeid``: its id without the part at ``position``, which is ``backend``.
 
     ``id_parts`` are the parameter id parts pytest joined into the node id's
