@@ -12,15 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_gpuperf.report.gpu_sections import gpu_json
+from pytest_gpuperf.store.saved_runs import REPORT_SCHEMA
 from pytest_gpuperf.verdict.gate import baseline_speedup
 
 if TYPE_CHECKING:
     from pytest_gpuperf.backends.registry import BackendRegistry
     from pytest_gpuperf.measure.timer import Samples
     from pytest_gpuperf.verdict.record import KernelRecord, RunResults
-
-#: Version of the ``gpuperf`` block inside the report.
-REPORT_SCHEMA = 1
 
 
 def _stats(samples: Samples) -> dict[str, Any]:

@@ -87,7 +87,7 @@ def merge_runs(runs: Sequence[Run]) -> tuple[dict[str, Any], list[str]]:
     MergeError names a file given twice, a result found in two shards, shards of
     different machines or different commits.
     """
-    from pytest_gpuperf.report.json_report import REPORT_SCHEMA
+    from pytest_gpuperf.store.saved_runs import REPORT_SCHEMA
 
     if not runs:
         raise MergeError("no shard reports given; pass at least one --gpuperf-json file")

@@ -27,6 +27,10 @@ RUN_FIX = "pass a file written by: pytest --gpuperf --gpuperf-json=PATH"
 MAX_BYTES = 256 * safe_json.MIB
 
 
+#: Version of the ``gpuperf`` block inside a run report; newer files are refused.
+REPORT_SCHEMA = 1
+
+
 class RunReportError(Exception):
     """A run report that can't be used; the message names the file and the fix."""
 
@@ -194,8 +198,6 @@ def _read_json(path: Path, fix: str) -> object:
 
 def load_run(path: Path) -> Run:
     """Read and validate a run report written by ``--gpuperf-json``."""
-    from pytest_gpuperf.report.json_report import REPORT_SCHEMA
-
     raw = _read_json(path, RUN_FIX)
     block = raw.get("gpuperf") if isinstance(raw, dict) else None
     if (
