@@ -13,7 +13,7 @@ from typing import Any
 from campaign import BENCHMARK, CONDITIONS, GPUPERF, Run
 
 from pytest_gpuperf.measure.statistics import RatioEstimate
-from pytest_gpuperf.store.baseline import BaselineEntry
+from pytest_gpuperf.store.baseline_entry import BaselineEntry
 from pytest_gpuperf.verdict.gate import GateInput, Verdict, judge
 from pytest_gpuperf.verdict.history import History
 

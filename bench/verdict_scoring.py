@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_gpuperf.measure.statistics import RatioEstimate, median_interval
-from pytest_gpuperf.store.baseline import BaselineEntry, load_baselines
+from pytest_gpuperf.store.baseline import load_baselines
+from pytest_gpuperf.store.baseline_entry import BaselineEntry
 from pytest_gpuperf.verdict.gate import GateInput, judge
 from pytest_gpuperf.verdict.history import History
 

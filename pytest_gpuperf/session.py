@@ -12,6 +12,7 @@ import pytest
 from pytest_gpuperf.machine import facts
 from pytest_gpuperf.report.table import summary_lines
 from pytest_gpuperf.store import baseline as store
+from pytest_gpuperf.store.baseline_entry import BaselineEntry
 from pytest_gpuperf.verdict.admission import refusal
 from pytest_gpuperf.verdict.gate import Verdict
 from pytest_gpuperf.verdict.record import RunResults
@@ -284,7 +285,7 @@ class GpuperfSession:
     def _save(self) -> None:
         from pytest_benchmark.utils import get_commit_info
 
-        entries: dict[str, dict[str, store.BaselineEntry]] = {}
+        entries: dict[str, dict[str, BaselineEntry]] = {}
         now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         info = get_commit_info()  # type: ignore[no-untyped-call]
         commit = info.get("id") if info.get("id") not in (None, "unversioned") else None
@@ -297,7 +298,7 @@ class GpuperfSession:
             assert m.kernel is not None
             assert m.reference is not None
             kernel, reference, device = m.kernel.summary(), m.reference.summary(), m.device_stats
-            entries.setdefault(record.test_key, {})[record.backend] = store.BaselineEntry(
+            entries.setdefault(record.test_key, {})[record.backend] = BaselineEntry(
                 speedup=m.speedup.value,
                 ci_low=m.speedup.low,
                 ci_high=m.speedup.high,

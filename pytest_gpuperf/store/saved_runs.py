@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard, final
 
 from pytest_gpuperf.measure.statistics import RatioEstimate
 from pytest_gpuperf.store import safe_json
-from pytest_gpuperf.store.baseline import BaselineEntry
+from pytest_gpuperf.store.baseline_entry import BaselineEntry
 from pytest_gpuperf.text import short_repr
 from pytest_gpuperf.verdict.admission import refusal
 from pytest_gpuperf.verdict.gate import GateInput, judge

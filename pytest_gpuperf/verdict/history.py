@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from pytest_gpuperf.measure.statistics import RatioEstimate
-    from pytest_gpuperf.store.baseline import BaselineEntry
+    from pytest_gpuperf.store.baseline_entry import BaselineEntry
 
 #: Runs needed before the between-run spread is estimated and used.
 MIN_RUNS = 3
