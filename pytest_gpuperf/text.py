@@ -7,6 +7,10 @@ from user input goes through :func:`printable` or :func:`short_repr`.
 from __future__ import annotations
 
 import reprlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 #: Longest repr an error message embeds; the rest is elided with ``...``.
 MAX_REPR = 200
@@ -54,3 +58,13 @@ def format_bytes(count: float | None) -> str:
         if abs(count) >= scale:
             return f"{count / scale:.3g} {unit}"
     return f"{int(count)} B"
+
+
+def columns(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Left-aligned columns, two spaces apart; control characters in cells escaped."""
+    rows = [tuple(printable(cell) for cell in row) for row in rows]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]

@@ -1,0 +1,1 @@
+"""The ``gpuperf`` subcommands, grouped by what they read; :mod:`pytest_gpuperf.cli` parses."""
