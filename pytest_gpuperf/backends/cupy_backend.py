@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from pytest_gpuperf.measure.memory import DeviceMemoryProbe
+
 
 def _version_text(version: int) -> str:
     """Format CUDA's ``1000 * major + 10 * minor`` encoding as ``"12.4"``."""
@@ -169,7 +171,7 @@ class CupyBackend:
         except Exception:
             return None
 
-    def memory_probe(self) -> Any:
+    def memory_probe(self) -> DeviceMemoryProbe | None:
         """The CuPy memory-pool probe of :mod:`pytest_gpuperf.measure.memory`."""
         from pytest_gpuperf.measure.memory import CupyPoolProbe
 

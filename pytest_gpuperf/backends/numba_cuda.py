@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from pytest_gpuperf.measure.memory import DeviceMemoryProbe
+
 _INSTALL_HINT = "pip install 'pytest-gpuperf[cuda12]'"
 _OOM_NAME = "CUDA_ERROR_OUT_OF_MEMORY"
 _OOM_CODE = 2  # CUresult value of CUDA_ERROR_OUT_OF_MEMORY
@@ -238,7 +240,7 @@ class NumbaCudaBackend:
             return None
         return f"{domain:08X}:{bus:02X}:{slot:02X}.0"
 
-    def memory_probe(self) -> Any:
+    def memory_probe(self) -> DeviceMemoryProbe | None:
         """The device-memory probe of :mod:`~pytest_gpuperf.measure.memory` (None: simulator)."""
         if self.simulated:
             return None

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from pytest_gpuperf.measure.memory import DeviceMemoryProbe
+
 INSTALL_HINT = "pip install 'pytest-gpuperf[torch]'"
 
 
@@ -164,7 +166,7 @@ class TorchBackend:
         except Exception:
             return None
 
-    def memory_probe(self) -> Any:
+    def memory_probe(self) -> DeviceMemoryProbe | None:
         """``torch.cuda.max_memory_allocated`` on a GPU; None on the CPU."""
         if not self.is_gpu:
             return None

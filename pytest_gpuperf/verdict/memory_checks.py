@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING
 
+from pytest_gpuperf.backends.base import WithDefaults
 from pytest_gpuperf.measure import memory
 
 if TYPE_CHECKING:
@@ -26,10 +27,9 @@ def measure(handle: BackendHandle, call: Callable[[], object]) -> MemoryPeaks:
     """Peak device and host memory of one more, untimed call (which may raise)."""
     backend = handle.impl
     probe = None
-    make_probe = getattr(backend, "memory_probe", None)
-    if callable(make_probe) and not backend.simulated:
+    if not backend.simulated:
         try:
-            probe = make_probe()
+            probe = WithDefaults(backend).memory_probe()
         except Exception:  # facts are optional; never fail a test over a probe
             probe = None
     return memory.measure_peaks(call, probe, is_gpu=backend.is_gpu, simulated=backend.simulated)
