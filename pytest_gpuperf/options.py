@@ -44,10 +44,6 @@ CONTENTION_HELP = (
     "CPU share used by other processes above which a measurement is contended, "
     "as 15% or 0.15 (default 15%)"
 )
-DASK_ADDRESS_HELP = (
-    "run the dask backend on the distributed scheduler at this address, as tcp://host:port "
-    "or tls://host:port (default: dask's threaded scheduler in this process)"
-)
 MEMORY_TOLERANCE_HELP = (
     "allowed growth of a test's peak memory against its baseline, as 10% or 0.1 "
     "(default: off, peaks are reported but not gated)"
@@ -115,9 +111,14 @@ def _argparse(text: str) -> str:
     return text.replace("%", "%%")
 
 
+def option_group(parser: pytest.Parser) -> pytest.OptionGroup:
+    """The ``gpuperf`` option group: the same one, whichever plugin asks for it first."""
+    return parser.getgroup("gpuperf", "GPU kernel correctness and speedup gating")
+
+
 def add_options(parser: pytest.Parser) -> None:
     """Register the ``gpuperf`` option group and its ini keys."""
-    group = parser.getgroup("gpuperf", "GPU kernel correctness and speedup gating")
+    group = option_group(parser)
     group.addoption("--gpuperf", action="store_true", default=False, help=GPUPERF_HELP)
     group.addoption("--gpuperf-backends", metavar="NAMES", default=None, help=BACKENDS_HELP)
     group.addoption(
@@ -140,9 +141,6 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help=FAIL_INCONCLUSIVE_HELP,
     )
-    group.addoption(
-        "--gpuperf-dask-address", metavar="ADDRESS", default=None, help=DASK_ADDRESS_HELP
-    )
     group.addoption("--gpuperf-gate", metavar="MODE", default=None, help=GATE_HELP)
     group.addoption(
         "--gpuperf-false-alarm",
@@ -157,7 +155,6 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--gpuperf-devices", metavar="DEVICES", default=None, help=DEVICES_HELP)
     parser.addini("gpuperf_backends", BACKENDS_HELP, default=None)
     parser.addini("gpuperf_devices", DEVICES_HELP, default=None)
-    parser.addini("gpuperf_dask_address", DASK_ADDRESS_HELP, default=None)
     parser.addini("gpuperf_tolerance", TOLERANCE_HELP, default=None)
     parser.addini("gpuperf_max_time", MAX_TIME_HELP, default=None)
     parser.addini("gpuperf_noise", NOISE_HELP, default=None)
@@ -188,7 +185,6 @@ class Settings:
     flush_l2: bool = False
     contention: float = 0.15
     fail_inconclusive: bool = False
-    dask_address: str | None = None
     gate: str = "speedup"
     history: int = DEFAULT_HISTORY
     false_alarm: float = DEFAULT_FALSE_ALARM
@@ -230,9 +226,6 @@ class Settings:
             "max_time": pick("gpuperf_max_time", "gpuperf_max_time", parse_duration),
             "noise": pick("gpuperf_noise", "gpuperf_noise", parse_fraction),
             "contention": pick("gpuperf_contention", "gpuperf_contention", parse_fraction),
-            "dask_address": pick(
-                "gpuperf_dask_address", "gpuperf_dask_address", parse_scheduler_address
-            ),
             "devices": pick("gpuperf_devices", "gpuperf_devices", parse_device_list),
         }
         parsed["gate"] = pick("gpuperf_gate", "gpuperf_gate", parse_gate_mode)

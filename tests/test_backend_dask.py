@@ -193,7 +193,7 @@ def test_bad_dask_address_is_a_usage_error(
 def test_good_dask_address_reaches_the_settings(pytester: pytest.Pytester, address: str) -> None:
     pytester.makepyfile(
         f"""
-        from pytest_gpuperf.plugin import settings_key
+        from pytest_gpuperf.backends.extra import settings_key
 
         def test_x(request):
             assert request.config.stash[settings_key].dask_address == {address!r}
@@ -206,13 +206,45 @@ def test_ini_address_is_used_when_no_option_is_given(pytester: pytest.Pytester) 
     pytester.makeini("[pytest]\ngpuperf_dask_address = tcp://10.0.0.1:8786\n")
     pytester.makepyfile(
         """
-        from pytest_gpuperf.plugin import settings_key
+        from pytest_gpuperf.backends.extra import settings_key
 
         def test_x(request):
             assert request.config.stash[settings_key].dask_address == "tcp://10.0.0.1:8786"
         """
     )
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_cli_address_wins_over_the_ini_file(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ngpuperf_dask_address = tcp://10.0.0.1:8786\n")
+    pytester.makepyfile(
+        """
+        from pytest_gpuperf.backends.extra import settings_key
+
+        def test_x(request):
+            assert request.config.stash[settings_key].dask_address == "tcp://10.0.0.2:8786"
+        """
+    )
+    pytester.runpytest("--gpuperf-dask-address=tcp://10.0.0.2:8786").assert_outcomes(passed=1)
+
+
+def test_help_lists_the_dask_address_in_the_gpuperf_group(pytester: pytest.Pytester) -> None:
+    lines = pytester.runpytest("--help").stdout.lines
+    start = lines.index("GPU kernel correctness and speedup gating:")
+    end = lines.index("", start)
+    group = lines[start:end]
+    assert any(line.startswith("  --gpuperf-dask-address=ADDRESS") for line in group), group
+    assert any(line.startswith("  --gpuperf-backends=NAMES") for line in group), group
+    assert any(line.startswith("  gpuperf_dask_address (string):") for line in lines)
+
+
+def test_the_extra_plugin_owns_the_dask_address(pytester: pytest.Pytester) -> None:
+    """Without gpuperf_extra there is no dask backend, and no option to configure it."""
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("-p", "no:gpuperf_extra", "--gpuperf-dask-address=tcp://h:1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unrecognized arguments: --gpuperf-dask-address=tcp://h:1*"])
+    assert pytester.runpytest("-p", "no:gpuperf_extra", "--gpuperf").ret == pytest.ExitCode.OK
 
 
 @needs_dask

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, final, runtime_checkable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import ModuleType
 
     import numpy as np
+
+    from pytest_gpuperf.measure.memory import DeviceMemoryProbe
 
 
 class DeviceOutOfMemory(Exception):
@@ -44,7 +47,11 @@ class Backend(Protocol):
     """What a test and the timer need from an array backend.
 
     Implementations import their library inside methods, never at module level,
-    so that registering a backend costs nothing until a test uses it.
+    so that registering a backend costs nothing until a test uses it. A backend
+    may also define any of the members of :class:`OptionalMembers`
+    (``default_enabled``, ``lazy_families``, ``flush_l2``, ``pci_bus_id``,
+    ``memory_probe``); the plugin reads them through :class:`WithDefaults`, so
+    one that leaves them out gets their defaults.
     """
 
     #: Short identifier, used in test ids and ``--gpuperf-backends``.
@@ -84,3 +91,77 @@ class Backend(Protocol):
 
     def device_info(self) -> dict[str, Any]:
         """Facts for the machine fingerprint and reports (model, compute capability, ...)."""
+
+
+class OptionalMembers(Protocol):
+    """Members a backend may define on top of :class:`Backend`; each has a default.
+
+    Define only those that apply. They are not part of the ``isinstance`` check
+    on :class:`Backend`, and the plugin reads them through :class:`WithDefaults`,
+    which supplies the default of each one a backend leaves out.
+    """
+
+    #: ``False`` makes the backend opt-in: it runs only when named in
+    #: ``--gpuperf-backends`` or ``gpuperf_backends``. Default ``True``.
+    default_enabled: bool
+    #: The lazy families (``"dask"``, ``"jax"``) whose results :meth:`Backend.make_concrete`
+    #: turns into finished ones; a result of another lazy family fails the test. Default ``()``.
+    lazy_families: tuple[str, ...]
+
+    def flush_l2(self) -> None:
+        """Evict the device's L2 cache before a cold sample, and wait for it.
+
+        Called before every sample under ``--gpuperf-flush-l2`` (or
+        ``gpuperf(flush_l2=True)``) on a GPU backend. Default: none, so the
+        backend is timed with a warm cache.
+        """
+
+    def pci_bus_id(self) -> str | None:
+        """The PCI bus id of the device in use (``"0000:65:00.0"``), which picks the NVML device.
+
+        Default ``None``: NVML's device when the machine has only one.
+        """
+
+    def memory_probe(self) -> DeviceMemoryProbe | None:
+        """A fresh probe of the device memory one call allocates, for the memory columns.
+
+        Default ``None``: the device peak is reported as not measured.
+        """
+
+
+@final
+class WithDefaults:
+    """A backend's :class:`OptionalMembers`, each one it leaves out read as its default."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    @property
+    def default_enabled(self) -> bool:
+        """The backend's ``default_enabled``, or ``True``."""
+        enabled: bool = getattr(self._backend, "default_enabled", True)
+        return enabled
+
+    @property
+    def lazy_families(self) -> tuple[str, ...]:
+        """The backend's ``lazy_families``, or ``()``."""
+        families: tuple[str, ...] = getattr(self._backend, "lazy_families", ())
+        return families
+
+    @property
+    def l2_flush(self) -> Callable[[], None] | None:
+        """The backend's ``flush_l2`` method, or ``None`` when it cannot flush."""
+        flush: Callable[[], None] | None = getattr(self._backend, "flush_l2", None)
+        return flush
+
+    def pci_bus_id(self) -> str | None:
+        """The backend's ``pci_bus_id()``, or ``None``."""
+        read = getattr(self._backend, "pci_bus_id", None)
+        bus_id: str | None = read() if callable(read) else None
+        return bus_id
+
+    def memory_probe(self) -> DeviceMemoryProbe | None:
+        """The backend's ``memory_probe()``, or ``None``."""
+        make = getattr(self._backend, "memory_probe", None)
+        probe: DeviceMemoryProbe | None = make() if callable(make) else None
+        return probe

@@ -5,25 +5,20 @@ from __future__ import annotations
 import importlib.util
 from typing import TYPE_CHECKING, Any, final
 
+from pytest_gpuperf.backends import cuda_common
 from pytest_gpuperf.backends.base import DeviceOutOfMemory, DeviceTimer
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from types import ModuleType
 
     import numpy as np
+
+    from pytest_gpuperf.measure.memory import DeviceMemoryProbe
 
 
 def _version_text(version: int) -> str:
     """Format CUDA's ``1000 * major + 10 * minor`` encoding as ``"12.4"``."""
     return f"{version // 1000}.{(version % 1000) // 10}"
-
-
-def _text(name: Any) -> str:
-    """``getDeviceProperties`` gives the name as ``bytes``."""
-    if isinstance(name, bytes):
-        return name.decode(errors="replace")
-    return str(name)
 
 
 def _properties() -> dict[str, Any]:
@@ -35,28 +30,6 @@ def _properties() -> dict[str, Any]:
 
 
 @final
-class _CupyEventTimer:
-    """Times one sample with a pair of CuPy events on the current stream."""
-
-    def __init__(self) -> None:
-        import cupy
-
-        self._cupy = cupy
-        self._start = cupy.cuda.Event()
-        self._end = cupy.cuda.Event()
-
-    def start(self) -> None:
-        """Record the start event on the current stream."""
-        self._start.record(self._cupy.cuda.get_current_stream())
-
-    def stop(self) -> float:
-        """Record the end event, wait for it, return the elapsed device time in ns."""
-        self._end.record(self._cupy.cuda.get_current_stream())
-        self._end.synchronize()
-        return float(self._cupy.cuda.get_elapsed_time(self._start, self._end)) * 1e6
-
-
-@final
 class CupyBackend:
     """CuPy arrays on the current CUDA device; there is no simulator."""
 
@@ -64,8 +37,7 @@ class CupyBackend:
     is_gpu = True
 
     def __init__(self) -> None:
-        self._flush_buffer: Any = None
-        self._flush_value = 0
+        self._flush = cuda_common.FlushBuffer()
 
     @property
     def simulated(self) -> bool:
@@ -79,7 +51,7 @@ class CupyBackend:
             props = _properties()
         except Exception:  # no driver: describing the device must not crash a report
             return "no CUDA device"
-        return f"{_text(props['name'])} (cc {props['major']}.{props['minor']})"
+        return f"{cuda_common.name_text(props['name'])} (cc {props['major']}.{props['minor']})"
 
     @property
     def xp(self) -> ModuleType:
@@ -117,7 +89,8 @@ class CupyBackend:
         try:
             return cupy.asarray(host)
         except cupy.cuda.memory.OutOfMemoryError as exc:
-            raise DeviceOutOfMemory(self.name, int(host.nbytes), _free_bytes()) from exc
+            free = cuda_common.free_bytes(cupy.cuda.runtime.memGetInfo)
+            raise DeviceOutOfMemory(self.name, int(host.nbytes), free) from exc
 
     def to_host(self, arr: Any) -> np.ndarray[Any, Any]:
         """``cupy.asnumpy`` (accepts NumPy arrays and scalars too)."""
@@ -138,8 +111,15 @@ class CupyBackend:
         return result
 
     def device_timer(self) -> DeviceTimer | None:
-        """A fresh pair of CUDA events."""
-        return _CupyEventTimer()
+        """A fresh pair of CUDA events, recorded on the current stream."""
+        import cupy
+
+        return cuda_common.EventTimer(
+            cupy.cuda.Event(),
+            cupy.cuda.Event(),
+            record=lambda event: event.record(cupy.cuda.get_current_stream()),
+            elapsed_ms=cupy.cuda.get_elapsed_time,
+        )
 
     def flush_l2(self) -> None:
         """Overwrite ``max(256 MiB, 2 × L2)`` of device memory so the next sample starts cold.
@@ -148,16 +128,8 @@ class CupyBackend:
         """
         import cupy
 
-        from pytest_gpuperf.measure.timer import flush_buffer_bytes
-
-        if self._flush_buffer is None:
-            try:
-                l2 = int(_properties()["l2CacheSize"]) or None
-            except Exception:
-                l2 = None
-            self._flush_buffer = cupy.empty(flush_buffer_bytes(l2), dtype=cupy.uint8)
-        self._flush_value ^= 1  # alternate the byte so each flush really writes new data
-        self._flush_buffer.fill(self._flush_value)
+        buf = self._flush.buffer(lambda size: cupy.empty(size, dtype=cupy.uint8), _l2_cache_bytes)
+        buf.fill(self._flush.next_byte())
         self.synchronize()
 
     def pci_bus_id(self) -> str | None:
@@ -169,7 +141,7 @@ class CupyBackend:
         except Exception:
             return None
 
-    def memory_probe(self) -> Any:
+    def memory_probe(self) -> DeviceMemoryProbe | None:
         """The CuPy memory-pool probe of :mod:`pytest_gpuperf.measure.memory`."""
         from pytest_gpuperf.measure.memory import CupyPoolProbe
 
@@ -179,35 +151,27 @@ class CupyBackend:
         """GPU model, compute capability, L2, memory clock and bus, CUDA versions."""
         import cupy
 
-        info: dict[str, Any] = {}
         try:
             props = _properties()
         except Exception:
             props = {}
         runtime = cupy.cuda.runtime
-        lookups: dict[str, Callable[[], object]] = {
-            "gpu": lambda: _text(props["name"]),
-            "compute_capability": lambda: f"{int(props['major'])}.{int(props['minor'])}",
-            "l2_cache_bytes": lambda: int(props["l2CacheSize"]),
-            "memory_clock_khz": lambda: int(props["memoryClockRate"]),
-            "memory_bus_width_bits": lambda: int(props["memoryBusWidth"]),
-            "cuda_runtime": lambda: _version_text(int(runtime.runtimeGetVersion())),
-            "cuda_driver": lambda: _version_text(int(runtime.driverGetVersion())),
-        }
-        for key, lookup in lookups.items():
-            try:
-                info[key] = lookup()
-            except Exception:
-                continue
-        return info
+        return cuda_common.device_facts(
+            {
+                "gpu": lambda: cuda_common.name_text(props["name"]),
+                "compute_capability": lambda: f"{int(props['major'])}.{int(props['minor'])}",
+                "l2_cache_bytes": lambda: int(props["l2CacheSize"]),
+                "memory_clock_khz": lambda: int(props["memoryClockRate"]),
+                "memory_bus_width_bits": lambda: int(props["memoryBusWidth"]),
+                "cuda_runtime": lambda: _version_text(int(runtime.runtimeGetVersion())),
+                "cuda_driver": lambda: _version_text(int(runtime.driverGetVersion())),
+            }
+        )
 
 
-def _free_bytes() -> int | None:
-    """Free device memory in bytes, or ``None`` when the runtime cannot say."""
-    import cupy
-
+def _l2_cache_bytes() -> int | None:
+    """The current device's L2 size in bytes, or ``None`` when the runtime cannot say."""
     try:
-        free, _total = cupy.cuda.runtime.memGetInfo()
-        return int(free)
+        return int(_properties()["l2CacheSize"])
     except Exception:
         return None

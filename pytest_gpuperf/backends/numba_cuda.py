@@ -8,13 +8,15 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, final
 
+from pytest_gpuperf.backends import cuda_common
 from pytest_gpuperf.backends.base import DeviceOutOfMemory, DeviceTimer
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from types import ModuleType
 
     import numpy as np
+
+    from pytest_gpuperf.measure.memory import DeviceMemoryProbe
 
 _INSTALL_HINT = "pip install 'pytest-gpuperf[cuda12]'"
 _OOM_NAME = "CUDA_ERROR_OUT_OF_MEMORY"
@@ -57,13 +59,6 @@ def _version_text(version: Any) -> str:
     return f"{int(major)}.{int(minor)}"
 
 
-def _text(name: Any) -> str:
-    """Device names come back as ``str`` or ``bytes`` depending on the binding."""
-    if isinstance(name, bytes):
-        return name.decode(errors="replace")
-    return str(name)
-
-
 def _is_out_of_memory(exc: BaseException) -> bool:
     """True for numba's ``CudaAPIError`` carrying ``CUDA_ERROR_OUT_OF_MEMORY``."""
     if type(exc).__name__ != "CudaAPIError":
@@ -78,27 +73,6 @@ def _is_out_of_memory(exc: BaseException) -> bool:
 
 
 @final
-class _NumbaEventTimer:
-    """Times one sample with a pair of CUDA events on the default stream."""
-
-    def __init__(self) -> None:
-        cuda = _cuda()
-        self._cuda = cuda
-        self._start = cuda.event(timing=True)
-        self._end = cuda.event(timing=True)
-
-    def start(self) -> None:
-        """Record the start event on the default stream."""
-        self._start.record(stream=0)
-
-    def stop(self) -> float:
-        """Record the end event, wait for it, return the elapsed device time in ns."""
-        self._end.record(stream=0)
-        self._end.synchronize()
-        return float(self._cuda.event_elapsed_time(self._start, self._end)) * 1e6
-
-
-@final
 class NumbaCudaBackend:
     """Numba ``@cuda.jit`` kernels; runs on the CUDA simulator when ``NUMBA_ENABLE_CUDASIM=1``."""
 
@@ -106,8 +80,7 @@ class NumbaCudaBackend:
     is_gpu = True
 
     def __init__(self) -> None:
-        self._flush_buffer: Any = None
-        self._flush_value = 0
+        self._flush = cuda_common.FlushBuffer()
 
     @property
     def simulated(self) -> bool:
@@ -129,7 +102,7 @@ class NumbaCudaBackend:
             major, minor = dev.compute_capability
         except Exception:  # no driver: describing the device must not crash a report
             return "no CUDA device"
-        return f"{_text(dev.name)} (cc {major}.{minor})"
+        return f"{cuda_common.name_text(dev.name)} (cc {major}.{minor})"
 
     @property
     def xp(self) -> ModuleType:
@@ -169,11 +142,7 @@ class NumbaCudaBackend:
     def _free_bytes(self) -> int | None:
         """Free device memory in bytes, or ``None`` when the driver cannot say."""
         cuda = _cuda()
-        try:
-            free, _total = cuda.current_context().get_memory_info()
-            return int(free)
-        except Exception:
-            return None
+        return cuda_common.free_bytes(lambda: cuda.current_context().get_memory_info())
 
     def to_host(self, arr: Any) -> np.ndarray[Any, Any]:
         """``copy_to_host()`` for device arrays, ``numpy.asarray`` for anything else."""
@@ -199,7 +168,13 @@ class NumbaCudaBackend:
         """CUDA events on a GPU; ``None`` under the simulator, whose events cannot time."""
         if self.simulated:
             return None
-        return _NumbaEventTimer()
+        cuda = _cuda()
+        return cuda_common.EventTimer(
+            cuda.event(timing=True),
+            cuda.event(timing=True),
+            record=lambda event: event.record(stream=0),  # the default stream
+            elapsed_ms=cuda.event_elapsed_time,
+        )
 
     def flush_l2(self) -> None:
         """Overwrite ``max(256 MiB, 2 × L2)`` of device memory so the next sample starts cold.
@@ -209,22 +184,14 @@ class NumbaCudaBackend:
         """
         if self.simulated:
             return
+        import numpy
+
         cuda = _cuda()
         driver = importlib.import_module("numba.cuda.cudadrv.driver")
-
-        if self._flush_buffer is None:
-            import numpy
-
-            from pytest_gpuperf.measure.timer import flush_buffer_bytes
-
-            try:
-                l2 = int(cuda.get_current_device().L2_CACHE_SIZE) or None
-            except Exception:
-                l2 = None
-            self._flush_buffer = cuda.device_array(flush_buffer_bytes(l2), dtype=numpy.uint8)
-        buf = self._flush_buffer
-        self._flush_value ^= 1  # alternate the byte so each flush really writes new data
-        driver.device_memset(buf, self._flush_value, buf.size)
+        buf = self._flush.buffer(
+            lambda size: cuda.device_array(size, dtype=numpy.uint8), _l2_cache_bytes
+        )
+        driver.device_memset(buf, self._flush.next_byte(), buf.size)
         cuda.synchronize()
 
     def pci_bus_id(self) -> str | None:
@@ -233,12 +200,11 @@ class NumbaCudaBackend:
             return None
         try:
             dev = _cuda().get_current_device()
-            domain, bus, slot = int(dev.PCI_DOMAIN_ID), int(dev.PCI_BUS_ID), int(dev.PCI_DEVICE_ID)
+            return cuda_common.pci_bus_id(dev.PCI_DOMAIN_ID, dev.PCI_BUS_ID, dev.PCI_DEVICE_ID)
         except Exception:
             return None
-        return f"{domain:08X}:{bus:02X}:{slot:02X}.0"
 
-    def memory_probe(self) -> Any:
+    def memory_probe(self) -> DeviceMemoryProbe | None:
         """The device-memory probe of :mod:`~pytest_gpuperf.measure.memory` (None: simulator)."""
         if self.simulated:
             return None
@@ -250,27 +216,30 @@ class NumbaCudaBackend:
         """GPU model, compute capability, L2, memory clock and bus, CUDA versions."""
         if self.simulated:
             return {"gpu": "CUDA simulator"}
-        info: dict[str, Any] = {}
         try:
             cuda = _cuda()
             dev = cuda.get_current_device()
         except Exception:
-            return info
-        lookups: dict[str, Callable[[], object]] = {
-            "gpu": lambda: _text(dev.name),
-            "compute_capability": lambda: _version_text(dev.compute_capability),
-            "l2_cache_bytes": lambda: int(dev.L2_CACHE_SIZE),
-            "memory_clock_khz": lambda: int(dev.MEMORY_CLOCK_RATE),
-            "memory_bus_width_bits": lambda: int(dev.GLOBAL_MEMORY_BUS_WIDTH),
-            "cuda_runtime": lambda: _version_text(cuda.runtime.get_version()),
-            "cuda_driver": lambda: _version_text(_driver_version()),
-        }
-        for key, lookup in lookups.items():
-            try:
-                info[key] = lookup()
-            except Exception:
-                continue
-        return info
+            return {}
+        return cuda_common.device_facts(
+            {
+                "gpu": lambda: cuda_common.name_text(dev.name),
+                "compute_capability": lambda: _version_text(dev.compute_capability),
+                "l2_cache_bytes": lambda: int(dev.L2_CACHE_SIZE),
+                "memory_clock_khz": lambda: int(dev.MEMORY_CLOCK_RATE),
+                "memory_bus_width_bits": lambda: int(dev.GLOBAL_MEMORY_BUS_WIDTH),
+                "cuda_runtime": lambda: _version_text(cuda.runtime.get_version()),
+                "cuda_driver": lambda: _version_text(_driver_version()),
+            }
+        )
+
+
+def _l2_cache_bytes() -> int | None:
+    """The current device's L2 size in bytes, or ``None`` when the driver cannot say."""
+    try:
+        return int(_cuda().get_current_device().L2_CACHE_SIZE)
+    except Exception:
+        return None
 
 
 def _driver_version() -> Any:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, final
 
+from pytest_gpuperf.backends.base import WithDefaults
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
@@ -44,7 +46,7 @@ class BackendRegistry:
             return [
                 name
                 for name, backend in self._backends.items()
-                if getattr(backend, "default_enabled", True)
+                if WithDefaults(backend).default_enabled
             ]
         return [name for name in wanted if name in self._backends]
 

@@ -7,6 +7,7 @@ import importlib.util
 import platform
 from typing import TYPE_CHECKING, Any, final
 
+from pytest_gpuperf.backends import cuda_common
 from pytest_gpuperf.backends.base import DeviceOutOfMemory, DeviceTimer
 
 if TYPE_CHECKING:
@@ -14,28 +15,9 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from pytest_gpuperf.measure.memory import DeviceMemoryProbe
+
 INSTALL_HINT = "pip install 'pytest-gpuperf[torch]'"
-
-
-@final
-class _TorchEventTimer:
-    """Times one sample with a pair of ``torch.cuda.Event`` on the current stream."""
-
-    def __init__(self) -> None:
-        torch: Any = importlib.import_module("torch")  # Any: torch.cuda.Event is untyped
-
-        self._start = torch.cuda.Event(enable_timing=True)
-        self._end = torch.cuda.Event(enable_timing=True)
-
-    def start(self) -> None:
-        """Record the start event on the current stream."""
-        self._start.record()
-
-    def stop(self) -> float:
-        """Record the end event, wait for it, return the elapsed device time in ns."""
-        self._end.record()
-        self._end.synchronize()
-        return float(self._start.elapsed_time(self._end)) * 1e6
 
 
 @final
@@ -57,7 +39,7 @@ class TorchBackend:
         #: True once :meth:`available` found a CUDA device (False until it runs).
         self.is_gpu = False
         self._device = "cpu"
-        self._flush_buffer: Any = None
+        self._flush = cuda_common.FlushBuffer()
 
     @property
     def simulated(self) -> bool:
@@ -108,7 +90,8 @@ class TorchBackend:
         try:
             return tensor.to(self._device)
         except torch.cuda.OutOfMemoryError as exc:
-            raise DeviceOutOfMemory(self.name, int(host.nbytes), _free_bytes()) from exc
+            free = cuda_common.free_bytes(torch.cuda.mem_get_info)
+            raise DeviceOutOfMemory(self.name, int(host.nbytes), free) from exc
 
     def to_host(self, arr: Any) -> np.ndarray[Any, Any]:
         """``arr.detach().cpu().numpy()`` for a tensor; ``numpy.asarray`` for anything else."""
@@ -133,20 +116,26 @@ class TorchBackend:
         return result
 
     def device_timer(self) -> DeviceTimer | None:
-        """CUDA events on a GPU; ``None`` on the CPU."""
-        return _TorchEventTimer() if self.is_gpu else None
+        """CUDA events on a GPU, recorded on the current stream; ``None`` on the CPU."""
+        if not self.is_gpu:
+            return None
+        torch: Any = importlib.import_module("torch")  # Any: torch.cuda.Event is untyped
+
+        return cuda_common.EventTimer(
+            torch.cuda.Event(enable_timing=True),
+            torch.cuda.Event(enable_timing=True),
+            record=lambda event: event.record(),
+            elapsed_ms=lambda start, end: start.elapsed_time(end),
+        )
 
     def flush_l2(self) -> None:
         """Overwrite ``max(256 MiB, 2 × L2)`` of CUDA memory so the next sample starts cold."""
         import torch
 
-        from pytest_gpuperf.measure.timer import flush_buffer_bytes
-
-        if self._flush_buffer is None:
-            props = torch.cuda.get_device_properties(torch.cuda.current_device())
-            size = flush_buffer_bytes(int(getattr(props, "L2_cache_size", 0) or 0) or None)
-            self._flush_buffer = torch.empty(size, dtype=torch.uint8, device="cuda")
-        self._flush_buffer.zero_()
+        buf = self._flush.buffer(
+            lambda size: torch.empty(size, dtype=torch.uint8, device="cuda"), _l2_cache_bytes
+        )
+        buf.zero_()
         torch.cuda.synchronize()
 
     def pci_bus_id(self) -> str | None:
@@ -157,14 +146,13 @@ class TorchBackend:
             import torch
 
             props: Any = torch.cuda.get_device_properties(torch.cuda.current_device())
-            return (
-                f"{int(props.pci_domain_id):08X}:{int(props.pci_bus_id):02X}:"
-                f"{int(props.pci_device_id):02X}.0"
+            return cuda_common.pci_bus_id(
+                props.pci_domain_id, props.pci_bus_id, props.pci_device_id
             )
         except Exception:
             return None
 
-    def memory_probe(self) -> Any:
+    def memory_probe(self) -> DeviceMemoryProbe | None:
         """``torch.cuda.max_memory_allocated`` on a GPU; None on the CPU."""
         if not self.is_gpu:
             return None
@@ -192,12 +180,9 @@ class TorchBackend:
         return info
 
 
-def _free_bytes() -> int | None:
-    """Free CUDA memory in bytes, or ``None`` when torch cannot say."""
+def _l2_cache_bytes() -> int:
+    """The current CUDA device's L2 size in bytes (0 when torch does not report it)."""
     import torch
 
-    try:
-        free, _total = torch.cuda.mem_get_info()
-        return int(free)
-    except Exception:
-        return None
+    props = torch.cuda.get_device_properties(torch.cuda.current_device())
+    return int(getattr(props, "L2_cache_size", 0) or 0)

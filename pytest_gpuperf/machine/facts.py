@@ -134,9 +134,9 @@ def clocks_locked(registry: BackendRegistry, wanted: tuple[str, ...] | None) -> 
     for name in registry.select(wanted):
         backend = registry.get(name)
         if registry.unavailable_reason(name) is None and backend.is_gpu and not backend.simulated:
-            pci_bus_id = getattr(backend, "pci_bus_id", None)
+            from pytest_gpuperf.backends.base import WithDefaults
             from pytest_gpuperf.machine import nvml
 
-            gpu = nvml.device(pci_bus_id() if callable(pci_bus_id) else None)
+            gpu = nvml.device(WithDefaults(backend).pci_bus_id())
             return gpu.clocks_locked() if gpu is not None else None
     return None

@@ -1,4 +1,4 @@
-"""The memory side of a measured test: one untimed call's peaks, and the two checks on them.
+"""The two checks on a measured test's memory peaks (measured by one untimed call).
 
 ``max_memory=`` caps a peak outright; ``gpuperf_memory_tolerance`` limits growth over
 the latest saved run. Both messages name the test, the backend, the peak and the fix.
@@ -12,24 +12,8 @@ from typing import TYPE_CHECKING
 from pytest_gpuperf.measure import memory
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from pytest_gpuperf.backends.base import Backend
     from pytest_gpuperf.measure.measurement import Measurement
-    from pytest_gpuperf.measure.memory import MemoryPeaks
     from pytest_gpuperf.verdict.history import History
-
-
-def measure(backend: Backend, call: Callable[[], object]) -> MemoryPeaks:
-    """Peak device and host memory of one more, untimed call (which may raise)."""
-    probe = None
-    make_probe = getattr(backend, "memory_probe", None)
-    if callable(make_probe) and not backend.simulated:
-        try:
-            probe = make_probe()
-        except Exception:  # facts are optional; never fail a test over a probe
-            probe = None
-    return memory.measure_peaks(call, probe, is_gpu=backend.is_gpu, simulated=backend.simulated)
 
 
 def failure(
