@@ -1,7 +1,8 @@
 """Deterministic timings for tests: a fake host clock and an idle (or busy) machine.
 
-As a pytest plugin (inner runs load it from their conftest: write one with
-:func:`makeconftest`), it replaces ``pytest_gpuperf.measure.timer.host_clock_ns`` from
+As a pytest plugin (inner runs load it from their conftest, written by
+:func:`makeconftest`, or with ``-p fakeclock_plugin`` where ``tests/`` or a copy of
+this file is on the path), it replaces ``pytest_gpuperf.measure.timer.host_clock_ns`` from
 configure to unconfigure with a :class:`FakeClock` that only kernels and references
 advance (:func:`advance`, :func:`spend`), and makes the contention readers report an idle
 machine, so speedups are exact and no verdict depends on how busy the host is. Knobs:
