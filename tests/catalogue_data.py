@@ -1,5 +1,5 @@
 # ruff: noqa: E501
-"""Inputs for ``test_bad_input_catalogue.py``: bad options, ini keys, baseline files, markers.
+"""Inputs for ``test_plugin_bad_input.py``: bad options, ini keys, baseline files, markers.
 
 Each case is (id, input, expected first line as an fnmatch pattern). The first
 line is what a user sees first; the catalogue keeps each one from regressing.

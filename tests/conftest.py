@@ -1,4 +1,4 @@
-"""Shared test setup: pytester, and heavy modules imported before any in-process run.
+"""Shared test setup: pytester, the fake clock's fixture, heavy modules imported early.
 
 In-process pytester runs drop the modules first imported inside them, so each
 such run would import them again (numpy and numba then break; hypothesis costs
@@ -13,6 +13,7 @@ import hypothesis  # noqa: F401
 import numba.cuda  # noqa: F401
 import numpy  # noqa: F401
 import pytest
+from fakeclock_plugin import fake_clock  # noqa: F401  (the fixture, for unit tests)
 
 with contextlib.suppress(ImportError):
     import cupy  # noqa: F401

@@ -1,15 +1,17 @@
 """Run reports in the ``--gpuperf-json`` format, built from plain values, for CLI and plot tests.
 
-Also the files of a small project that runs under ``pytest --gpuperf`` on a fake
-clock (every kernel call advances it by a set cost) with no CPU contention, so its
-speedups are exact: numba is 4x on ``test_add`` and crosses over at n = 100,000
-in ``test_sweep``.
+Also the files of a small project that runs under ``pytest --gpuperf`` on the fake
+clock of ``fakeclock_plugin`` (every kernel call advances it by a set cost, every
+read by 1 ns) with no CPU contention, so its speedups are exact: numba is 4x on
+``test_add`` and crosses over at n = 100,000 in ``test_sweep``.
 """
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
+
+import fakeclock_plugin
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -92,37 +94,9 @@ def write(path: Path, data: object) -> Path:
     return path
 
 
-FAKE_CLOCK = """
-from pytest_gpuperf.measure import contention
-from pytest_gpuperf.measure import timer as timing
-
-NOW = [0]
-
-
-def clock():
-    NOW[0] += 1
-    return NOW[0]
-
-
-def spend(seconds):
-    NOW[0] += int(seconds * 1e9)
-
-
-def install():
-    timing.host_clock_ns = clock
-    contention.read_machine_busy_seconds = lambda: 0.0
-    contention.read_own_cpu_seconds = lambda: 0.0
-"""
-
-FAKE_CONFTEST = """
-import fakeclock
-
-fakeclock.install()
-"""
-
 FAKE_TESTS = """
 import pytest
-from fakeclock import spend
+from fakeclock_plugin import spend
 
 seen = set()
 
@@ -163,11 +137,13 @@ def test_sweep(backend, gpu_array, cuda_sync_timer, n):
 
 def fake_project(pytester: pytest.Pytester) -> None:
     """Write the fake-clock project into ``pytester``'s folder."""
-    pytester.makepyfile(fakeclock=FAKE_CLOCK, conftest=FAKE_CONFTEST, test_fake=FAKE_TESTS)
+    fakeclock_plugin.makeconftest(pytester)
+    pytester.makepyfile(test_fake=FAKE_TESTS)
 
 
 #: Arguments of a fake-clock run on the two CPU backends (without plugins it doesn't need).
 FAKE_RUN_ARGS = (
+    "--fakeclock-tick-ns=1",
     "--gpuperf",
     "--gpuperf-backends=numpy,numba",
     *("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:xdist"),

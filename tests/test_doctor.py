@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 import pytest
+from fakeclock_plugin import FakeClock
 
 from pytest_gpuperf.cli import main
 from pytest_gpuperf.machine import doctor, event_check
@@ -111,14 +112,6 @@ def test_a_library_that_fails_to_import_is_broken(
         "cupy is installed but fails to import (ImportError: libcudart.so.12: cannot open "
         "shared object file)",
     )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0
-
-    def __call__(self) -> int:
-        return self.now
 
 
 class FakeEvents:

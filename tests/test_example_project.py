@@ -24,9 +24,12 @@ EXAMPLE = ROOT / "example_project"
 CPU_RECIPE = EXAMPLE / "ci" / "cpu.yml"
 TEST_STEP_ID = "gpuperf-tests"
 
+#: Real time on a machine that reads as idle, so a busy test host cannot make a measurement
+#: inconclusive (``fakeclock_plugin`` is copied next to the injection plugins).
+QUIET_CPU = ("-p", "fakeclock_plugin", "--fakeclock-real-clock")
 #: One kernel file, on the CPU backends only, with a short budget: quick and deterministic.
 GATED = ("tests/test_ufuncs.py::test_gaussian", "--gpuperf-backends=numpy,numba")
-FAST = ("--gpuperf-max-time=0.3s", "--gpuperf-tolerance=50%", "-p", "quiet_cpu")
+FAST = ("--gpuperf-max-time=0.3s", "--gpuperf-tolerance=50%", *QUIET_CPU)
 
 #: The size sweep on the CPU backends, with the short budget of ``FAST``.
 SWEEP = ("tests/test_damped.py", "--gpuperf-backends=numpy,numba")
@@ -39,7 +42,7 @@ EXTRA_BACKENDS = (
     "--gpuperf-baseline=.gpuperf/extra-backends.json",
     "--gpuperf-max-time=0.5s",
     "--gpuperf-tolerance=75%",
-    *("-p", "quiet_cpu"),
+    *QUIET_CPU,
 )
 #: One thread each for torch and dask, like the NumPy reference. Their thread pools wait for
 #: every thread, so on a small host shared with another job a two-thread kernel can run many
@@ -48,13 +51,6 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "DASK_NUM_WORKERS": "1"}
 
 #: ``-p`` plugins written next to the copy and imported before the example's conftest.
 PLUGINS = {
-    "quiet_cpu": '''
-        """Report an idle machine, so a busy test host cannot make a measurement inconclusive."""
-        from pytest_gpuperf.measure import contention
-
-        contention.read_machine_busy_seconds = lambda: 0.0
-        contention.read_own_cpu_seconds = lambda: 0.0
-    ''',
     "slow_gaussian": '''
         """Make the Numba CPU Gaussian do its work five times: a 5x slowdown."""
         from accel_kernels import ufuncs
@@ -144,6 +140,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     plugins.mkdir()
     for name, source in PLUGINS.items():
         (plugins / f"{name}.py").write_text(textwrap.dedent(source).lstrip(), encoding="utf-8")
+    shutil.copy(Path(__file__).with_name("fakeclock_plugin.py"), plugins)
     return base
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+import fakeclock_plugin
 import pytest
-from fake_clock import FAKE_CLOCK
 
 from pytest_gpuperf.store.keys import baseline_key as key_of
 
@@ -77,15 +77,17 @@ ODD_IDS = [
     "",
 ]
 
-ODD_TEST = (
-    FAKE_CLOCK
-    + f"""
+ODD_TEST = f"""
+    import numpy as np
+    import pytest
+    from fakeclock_plugin import advance
+
     def reference(a):
-        CLOCK[0] += 10_000
+        advance(10_000)
         return a + 1
 
     def kernel(a):
-        CLOCK[0] += 5_000
+        advance(5_000)
         return a + 1
 
     @pytest.mark.gpuperf(reference=reference)
@@ -97,10 +99,10 @@ ODD_TEST = (
     def test_plain(backend, gpu_array, cuda_sync_timer):
         cuda_sync_timer(kernel, gpu_array(np.zeros(4, dtype=np.float64)))
 """
-)
 
 
 def test_odd_ids_get_one_baseline_entry_each(pytester: pytest.Pytester) -> None:
+    fakeclock_plugin.makeconftest(pytester)
     pytester.makepyfile(test_odd=ODD_TEST)
     args = ("--gpuperf", "--gpuperf-backends=numpy", "--gpuperf-max-time=0.05")
     result = pytester.runpytest(*args, "--gpuperf-save", "--gpuperf-json=run.json")

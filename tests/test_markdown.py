@@ -4,26 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import fakeclock_plugin
 import pytest
-from fake_clock import FAKE_CLOCK
 
 from pytest_gpuperf.report.markdown import append_step_summary, cell, table
 
 #: Two tests on ``numba`` against a 10 us reference, with a fake clock only kernels advance.
 #: ``test_fast`` runs 1 us (10x) and, with GPUPERF_SLOW set, 4 us (2.5x); ``test_steady`` 5 us.
-MD_TEST = (
-    FAKE_CLOCK
-    + """
+MD_TEST = """
+    import os
+
+    import numpy as np
+    import pytest
+    from fakeclock_plugin import advance
+
     def reference(a):
-        CLOCK[0] += 10_000
+        advance(10_000)
         return a + 1
 
     def fast(a):
-        CLOCK[0] += 4_000 if os.environ.get("GPUPERF_SLOW") else 1_000
+        advance(4_000 if os.environ.get("GPUPERF_SLOW") else 1_000)
         return a + 1
 
     def steady(a):
-        CLOCK[0] += 5_000
+        advance(5_000)
         return a + 1
 
     @pytest.mark.gpuperf(reference=reference)
@@ -34,7 +38,6 @@ MD_TEST = (
     def test_steady(backend, gpu_array, cuda_sync_timer):
         cuda_sync_timer(backend.select(numba=steady), gpu_array(np.zeros(8, dtype=np.float64)))
 """
-)
 
 HEADER = [
     "| test | backend | median | speedup [95% CI] | baseline | runs | change | detects | verdict "
@@ -49,6 +52,7 @@ def _cells(line: str) -> list[str]:
 
 def _regressed_run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str):
     """Save baselines at 10x and 2x, then run again with test_fast at 2.5x."""
+    fakeclock_plugin.makeconftest(pytester)
     pytester.makepyfile(test_md=MD_TEST)
     saved = pytester.runpytest("--gpuperf", "--gpuperf-backends=numba", "--gpuperf-save")
     saved.assert_outcomes(passed=2)
@@ -104,6 +108,7 @@ def test_markdown_rows_regressions_first(
 
 
 def test_markdown_ends_with_the_notes(pytester: pytest.Pytester) -> None:
+    fakeclock_plugin.makeconftest(pytester)
     pytester.makepyfile(test_md=MD_TEST)
     result = pytester.runpytest(
         "--gpuperf", "--gpuperf-backends=numba", "--gpuperf-save", "--gpuperf-markdown=r.md"
@@ -122,6 +127,7 @@ def test_markdown_ends_with_the_notes(pytester: pytest.Pytester) -> None:
 def test_markdown_path_from_ini_is_under_rootdir(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    fakeclock_plugin.makeconftest(pytester)
     pytester.makepyfile(test_md=MD_TEST)
     pytester.makeini("[pytest]\ngpuperf_markdown = reports/gpuperf.md\n")
     sub = pytester.mkdir("sub")
@@ -154,6 +160,7 @@ def test_no_step_summary_without_gpuperf(
     summary = tmp_path / "step_summary.md"
     summary.write_text("kept\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    fakeclock_plugin.makeconftest(pytester)
     pytester.makepyfile(test_md=MD_TEST)
     result = pytester.runpytest("--gpuperf-backends=numba", "--gpuperf-markdown=r.md")
     result.assert_outcomes(passed=2)
@@ -162,6 +169,7 @@ def test_no_step_summary_without_gpuperf(
 
 
 def test_unwritable_markdown_path_becomes_a_note(pytester: pytest.Pytester) -> None:
+    fakeclock_plugin.makeconftest(pytester)
     pytester.makepyfile(test_md=MD_TEST)
     pytester.makefile(".txt", blocker="a file, not a folder")
     result = pytester.runpytest(

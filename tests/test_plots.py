@@ -7,6 +7,7 @@ import struct
 import sys
 from pathlib import Path
 
+import fakeclock_plugin
 import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.container import ErrorbarContainer
@@ -235,9 +236,7 @@ def test_gpuperf_plot_writes_the_plots_of_a_real_run(pytester: pytest.Pytester) 
 
 def test_gpuperf_plot_without_matplotlib_is_a_note(pytester: pytest.Pytester) -> None:
     fake_project(pytester)
-    pytester.makeconftest(
-        "import sys\nimport fakeclock\n\nfakeclock.install()\nsys.modules['matplotlib'] = None\n"
-    )
+    fakeclock_plugin.makeconftest(pytester, "import sys\n\nsys.modules['matplotlib'] = None\n")
     result = pytester.runpytest_subprocess(*FAKE_RUN_ARGS, "--gpuperf-plot=figs", "-k", "add")
     result.assert_outcomes(passed=2)
     note = "install the plot extra: pip install 'pytest-gpuperf[plot]'"

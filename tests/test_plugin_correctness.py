@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fakeclock_plugin
 import pytest
 
 HOST = "--gpuperf-backends=numba"
@@ -380,24 +381,12 @@ def test_backend_assert_matches(pytester: pytest.Pytester) -> None:
     )
 
 
+#: Run with ``--fakeclock-real-clock``: real time, its reads counted.
 CLOCK_CONFTEST = """
-    from pytest_gpuperf.measure import timer as timing
-
-    READS = []
-    REAL = timing.host_clock_ns
-
-    def recording_clock():
-        READS.append(1)
-        return REAL()
-
-    def pytest_configure(config):
-        timing.host_clock_ns = recording_clock
+    import fakeclock_plugin
 
     def pytest_terminal_summary(terminalreporter):
-        terminalreporter.write_line(f"host clock reads: {len(READS)}")
-
-    def pytest_unconfigure(config):
-        timing.host_clock_ns = REAL
+        terminalreporter.write_line(f"host clock reads: {fakeclock_plugin.clock().reads}")
 """
 
 CLOCK_TESTS = """
@@ -419,9 +408,9 @@ CLOCK_TESTS = """
 
 
 def test_plain_run_reads_no_clock_but_checks_correctness(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(CLOCK_CONFTEST)
+    fakeclock_plugin.makeconftest(pytester, CLOCK_CONFTEST)
     pytester.makepyfile(CLOCK_TESTS)
-    result = pytester.runpytest("--gpuperf-backends=numpy,numba")
+    result = pytester.runpytest("--fakeclock-real-clock", "--gpuperf-backends=numpy,numba")
     result.assert_outcomes(passed=2, failed=2)
     result.stdout.fnmatch_lines(
         ["*test_wrong[[]numba[]]: double on numba: 3 of 4 elements differ*"]
@@ -431,9 +420,11 @@ def test_plain_run_reads_no_clock_but_checks_correctness(pytester: pytest.Pytest
 
 def test_gpuperf_run_reads_the_replaced_clock(pytester: pytest.Pytester) -> None:
     """The control for the test above: the replaced clock is the one the timer reads."""
-    pytester.makeconftest(CLOCK_CONFTEST)
+    fakeclock_plugin.makeconftest(pytester, CLOCK_CONFTEST)
     pytester.makepyfile(CLOCK_TESTS)
-    result = pytester.runpytest("--gpuperf", "--gpuperf-backends=numba", "--gpuperf-max-time=20ms")
+    result = pytester.runpytest(
+        "--fakeclock-real-clock", "--gpuperf", "--gpuperf-backends=numba", "--gpuperf-max-time=20ms"
+    )
     result.stdout.fnmatch_lines(["host clock reads: *"])
     reads = int(next(line for line in result.outlines if line.startswith("host clock reads:"))[17:])
     assert reads > 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import fakeclock_plugin
 import pytest
-from fake_clock import FAKE_CLOCK
 
 from pytest_gpuperf.report.sweep import (
     SweepPoint,
@@ -19,15 +19,17 @@ from pytest_gpuperf.report.sweep import (
 
 #: Reference: 10 ns per element. Kernel: 100 us launch overhead + 2 ns per element,
 #: so the speedup is 10n / (100000 + 2n): 0.1x, 0.379x, 1.23x, 4.2x; it crosses 1 at 12,500.
-SWEEP_TEST = (
-    FAKE_CLOCK
-    + """
+SWEEP_TEST = """
+    import numpy as np
+    import pytest
+    from fakeclock_plugin import advance
+
     def reference(a):
-        CLOCK[0] += 10 * a.size
+        advance(10 * a.size)
         return a * 2
 
     def overhead(a):
-        CLOCK[0] += 100_000 + 2 * a.size
+        advance(100_000 + 2 * a.size)
         return a * 2
 
     @pytest.mark.parametrize("n", [16384, 1024, 262144, 4096])
@@ -36,7 +38,6 @@ SWEEP_TEST = (
         a = gpu_array(np.ones(n, dtype=np.float64))
         cuda_sync_timer(backend.select(numpy=reference, numba=overhead), a)
     """
-)
 
 
 def _point(size: float, low: float, value: float | None = None) -> SweepPoint:
@@ -137,6 +138,7 @@ def test_sweep_problem(params: dict[str, Any], problem: str | None) -> None:
 
 
 def test_sweep_report_shows_speedup_against_size_and_crossover(pytester: pytest.Pytester) -> None:
+    fakeclock_plugin.makeconftest(pytester)
     pytester.makepyfile(test_sw=SWEEP_TEST)
     result = pytester.runpytest(
         "--gpuperf", "--gpuperf-backends=numpy,numba", "--gpuperf-json=run.json"
@@ -198,6 +200,7 @@ def test_sweep_size_must_be_a_number(pytester: pytest.Pytester) -> None:
 
 
 def test_no_sweep_section_without_sweeps(pytester: pytest.Pytester) -> None:
+    fakeclock_plugin.makeconftest(pytester)
     pytester.makepyfile(SWEEP_TEST.replace(', sweep="n"', ""))
     result = pytester.runpytest("--gpuperf", "--gpuperf-backends=numba")
     result.assert_outcomes(passed=4)

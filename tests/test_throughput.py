@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import fakeclock_plugin
 import pytest
-from fake_clock import FAKE_CLOCK
 
 from pytest_gpuperf.measure.measurement import Measurement
 from pytest_gpuperf.measure.timer import Samples
@@ -182,15 +182,17 @@ FAKE_GPU_CONFTEST = """
 """
 
 #: 2 MiB moved and 131,072 flops per call; a fake clock at 2 ms per kernel call.
-THROUGHPUT_TEST = (
-    FAKE_CLOCK
-    + """
+THROUGHPUT_TEST = """
+    import numpy as np
+    import pytest
+    from fakeclock_plugin import advance
+
     def reference(a):
-        CLOCK[0] += 8_000_000
+        advance(8_000_000)
         return a * 2
 
     def kernel(a):
-        CLOCK[0] += 2_000_000
+        advance(2_000_000)
         return a * 2
 
     @pytest.mark.gpuperf(reference=reference, bytes=lambda a: 2 * a.nbytes, flops=lambda a: a.size)
@@ -198,7 +200,6 @@ THROUGHPUT_TEST = (
         a = gpu_array(np.ones(2**17, dtype=np.float64))
         cuda_sync_timer(backend.select(numba=kernel, fakegpu=kernel), a)
 """
-)
 
 
 @pytest.fixture
@@ -217,7 +218,7 @@ def fixed_cpu_peak(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def test_throughput_in_terminal_and_json(
     pytester: pytest.Pytester, fixed_cpu_peak: list[int]
 ) -> None:
-    pytester.makeconftest(FAKE_GPU_CONFTEST)
+    fakeclock_plugin.makeconftest(pytester, FAKE_GPU_CONFTEST)
     pytester.makepyfile(test_tp=THROUGHPUT_TEST)
     result = pytester.runpytest(
         "--gpuperf", "--gpuperf-backends=numba,fakegpu", "--gpuperf-json=run.json"

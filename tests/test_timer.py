@@ -7,6 +7,7 @@ import random
 from typing import TYPE_CHECKING
 
 import pytest
+from fakeclock_plugin import FakeClock
 
 from pytest_gpuperf.measure import timer as timing
 from pytest_gpuperf.measure.statistics import log_ratio_halfwidth
@@ -14,21 +15,6 @@ from pytest_gpuperf.measure.timer import TimedCall, TimerConfig, measure_paired,
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-
-
-class FakeClock:
-    """Integer nanoseconds that advance only when a fake kernel says so."""
-
-    def __init__(self) -> None:
-        self.now = 0
-        self.reads = 0
-
-    def __call__(self) -> int:
-        self.reads += 1
-        return self.now
-
-    def advance(self, ns: int) -> None:
-        self.now += ns
 
 
 class Side:
@@ -49,10 +35,9 @@ class Side:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(timing, "host_clock_ns", fake)
-    return fake
+def clock(fake_clock: FakeClock) -> FakeClock:
+    """The fake clock plugin's clock, under the short name these tests use."""
+    return fake_clock
 
 
 def _config(**overrides: float | int | bool) -> TimerConfig:

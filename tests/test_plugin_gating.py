@@ -1,9 +1,9 @@
 """Regression gating under ``--gpuperf``, end to end, on a fake clock.
 
-The inner runs replace ``pytest_gpuperf.measure.timer.host_clock_ns`` with a clock that
-only kernels and references move (kernel 1 ms, reference 5 ms: a speedup of
-exactly 5x), and the CPU monitor with one that reports a chosen foreign
-CPU share, so every verdict here is deterministic on a busy machine.
+The inner runs load ``fakeclock_plugin``: a host clock that only kernels and
+references move (kernel 1 ms, reference 5 ms: a speedup of exactly 5x), and a
+machine that is idle or, with ``--fakeclock-foreign-cpu``, busy at a chosen
+foreign CPU share, so every verdict here is deterministic on a busy machine.
 """
 
 from __future__ import annotations
@@ -14,61 +14,18 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import fakeclock_plugin
 import pytest
 
 from pytest_gpuperf.machine import facts as machine
 from pytest_gpuperf.store import baseline
 
 CONFTEST = """
-    import os
-
-    from pytest_gpuperf.measure import contention
-
-    from pytest_gpuperf.measure import timer as timing
-
-
-    class FakeClock:
-        "Nanoseconds that only kernels and references move."
-
-        def __init__(self):
-            self.now = 0
-            self.reads = 0
-
-        def __call__(self):
-            self.reads += 1
-            return self.now
-
-        def advance(self, ns):
-            self.now += ns
-
-
-    CLOCK = FakeClock()
-    SAVED = {}
-
-
-    class FakeMonitor:
-        "Reports GP_FOREIGN as the CPU share other processes used while measuring."
-
-        def start(self):
-            pass
-
-        def stop(self):
-            return float(os.environ.get("GP_FOREIGN", "0"))
-
-
-    def pytest_configure(config):
-        SAVED.update(clock=timing.host_clock_ns, monitor=contention.CpuMonitor)
-        timing.host_clock_ns = CLOCK
-        contention.CpuMonitor = FakeMonitor
-
-
-    def pytest_unconfigure(config):
-        timing.host_clock_ns = SAVED["clock"]
-        contention.CpuMonitor = SAVED["monitor"]
+    import fakeclock_plugin
 
 
     def pytest_terminal_summary(terminalreporter):
-        terminalreporter.write_line(f"fake clock reads: {CLOCK.reads}")
+        terminalreporter.write_line(f"fake clock reads: {fakeclock_plugin.clock().reads}")
 """
 
 KERNELS = """
@@ -78,11 +35,11 @@ KERNELS = """
 
     import pytest
 
-    from pytest_gpuperf.measure import timer as timing
+    import fakeclock_plugin
 
 
     def advance(variable, default):
-        timing.host_clock_ns.advance(int(os.environ.get(variable, default)))
+        fakeclock_plugin.advance(int(os.environ.get(variable, default)))
 
 
     def add_reference(a):
@@ -147,11 +104,11 @@ ACCEPT = "pytest --gpuperf --gpuperf-save 'test_kernels.py::test_{name}[[]numpy[
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """A project with the fake clock, two gated tests (add and mul) and the numpy backend."""
-    for name in ("GP_FOREIGN", "GP_ADD_NS", "GP_MUL_NS", "GP_REFERENCE_NS", "GP_BARRIER"):
+    for name in ("GP_ADD_NS", "GP_MUL_NS", "GP_REFERENCE_NS", "GP_BARRIER"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
-    pytester.makeconftest(CONFTEST)
+    fakeclock_plugin.makeconftest(pytester, CONFTEST)
     pytester.makeini(INI)
     pytester.makepyfile(test_kernels=KERNELS)
     return pytester
@@ -445,9 +402,8 @@ def test_tolerance_precedence_marker_wins(
 
 SIMULATED = """
     import pytest
+    from fakeclock_plugin import advance
     from numba import cuda
-
-    from pytest_gpuperf.measure import timer as timing
 
 
     @cuda.jit
@@ -458,12 +414,12 @@ SIMULATED = """
 
 
     def launch(a, out):
-        timing.host_clock_ns.advance(1_000_000)
+        advance(1_000_000)
         add_one[1, 4](a, out)
 
 
     def add_reference(a, out):
-        timing.host_clock_ns.advance(5_000_000)
+        advance(5_000_000)
         return a + 1
 
 
@@ -498,13 +454,11 @@ def test_simulator_is_measured_but_never_gated_or_saved(
     assert path.read_bytes() == before
 
 
-def test_contended_run_is_remeasured_inconclusive_and_not_saved(
-    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GP_FOREIGN", "0.4")
+def test_contended_run_is_remeasured_inconclusive_and_not_saved(project: pytest.Pytester) -> None:
+    busy = "--fakeclock-foreign-cpu=0.4"
     report = project.path / "run.json"
     result = project.runpytest(
-        "--gpuperf", "--gpuperf-save", f"--gpuperf-json={report}", "-k", "add"
+        busy, "--gpuperf", "--gpuperf-save", f"--gpuperf-json={report}", "-k", "add"
     )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
@@ -520,7 +474,7 @@ def test_contended_run_is_remeasured_inconclusive_and_not_saved(
     assert bench["extra_info"]["gpuperf"]["attempts"] == 2
     assert bench["extra_info"]["gpuperf"]["foreign_cpu"] == 0.4
 
-    failing = project.runpytest("--gpuperf", "--gpuperf-fail-inconclusive", "-k", "add")
+    failing = project.runpytest(busy, "--gpuperf", "--gpuperf-fail-inconclusive", "-k", "add")
     failing.assert_outcomes(failed=1)
     failing.stdout.fnmatch_lines(
         [
@@ -617,13 +571,13 @@ def test_untimed_reference_free_test_is_timed_with_its_first_call_apart(
 ) -> None:
     project.makepyfile(
         test_timed="""
-        from pytest_gpuperf.measure import timer as timing
+        from fakeclock_plugin import advance
 
         calls = []
 
         def kernel(a):
             calls.append(1)
-            timing.host_clock_ns.advance(1_000_000_000 if len(calls) == 1 else 1_000_000)
+            advance(1_000_000_000 if len(calls) == 1 else 1_000_000)
             return a + 1
 
         def test_timed(backend, gpu_array, cuda_sync_timer):

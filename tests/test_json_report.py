@@ -8,54 +8,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import fakeclock_plugin
 import pytest
 from pytest_benchmark.stats import Stats
 
 from pytest_gpuperf.machine import facts as machine
 
-FAKE_CLOCK = """
-    from pytest_gpuperf.measure import contention
-    from pytest_gpuperf.measure import timer as timing
-
-    class FakeClock:
-        def __init__(self):
-            self.now = 0
-
-        def __call__(self):
-            return self.now
-
-        def advance(self, ns):
-            self.now += ns
-
-    class QuietMonitor:
-        def start(self):
-            pass
-
-        def stop(self):
-            return 0.0
-
-    SAVED = {}
-
-    def pytest_configure(config):
-        SAVED.update(clock=timing.host_clock_ns, monitor=contention.CpuMonitor)
-        timing.host_clock_ns = FakeClock()
-        contention.CpuMonitor = QuietMonitor
-
-    def pytest_unconfigure(config):
-        timing.host_clock_ns = SAVED["clock"]
-        contention.CpuMonitor = SAVED["monitor"]
-"""
-
 KERNELS = """
     import pytest
-    from pytest_gpuperf.measure import timer as timing
+    from fakeclock_plugin import advance
 
     def reference(a):
-        timing.host_clock_ns.advance(5_000_000)
+        advance(5_000_000)
         return a * 2
 
     def kernel(a):
-        timing.host_clock_ns.advance(1_000_000)
+        advance(1_000_000)
         return a * 2
 
     @pytest.mark.gpuperf(reference=reference)
@@ -75,7 +43,7 @@ FAST_START = ("-p", "no:hypothesispytest")
 def report(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A --gpuperf run of three measured tests on numpy, written with --gpuperf-json."""
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
-    pytester.makeconftest(FAKE_CLOCK)
+    fakeclock_plugin.makeconftest(pytester)
     pytester.makepyfile(test_kernels=KERNELS)
     path = pytester.path / "out" / "run.json"
     result = pytester.runpytest("--gpuperf", "--gpuperf-backends=numpy", f"--gpuperf-json={path}")

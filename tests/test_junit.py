@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import fakeclock_plugin
 import pytest
-from fake_clock import FAKE_CLOCK
 
 #: A 10 us reference; ``test_fast`` runs 1 us (10x), or 4 us (2.5x) with GPUPERF_SLOW set.
-JUNIT_TEST = (
-    FAKE_CLOCK
-    + """
+JUNIT_TEST = """
+    import os
+
+    import numpy as np
+    import pytest
+    from fakeclock_plugin import advance
+
     def reference(a):
-        CLOCK[0] += 10_000
+        advance(10_000)
         return a + 1
 
     def fast(a):
-        CLOCK[0] += 4_000 if os.environ.get("GPUPERF_SLOW") else 1_000
+        advance(4_000 if os.environ.get("GPUPERF_SLOW") else 1_000)
         return a + 1
 
     @pytest.mark.gpuperf(reference=reference)
@@ -29,7 +33,6 @@ JUNIT_TEST = (
     def test_plain():
         pass
 """
-)
 
 
 def _properties(path: str) -> dict[str, dict[str, str]]:
@@ -44,6 +47,7 @@ def _properties(path: str) -> dict[str, dict[str, str]]:
 def test_junitxml_records_speedup_baseline_and_verdict(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    fakeclock_plugin.makeconftest(pytester)
     pytester.makepyfile(test_ju=JUNIT_TEST)
     saved = pytester.runpytest("--gpuperf", "--gpuperf-backends=numba", "--gpuperf-save")
     saved.assert_outcomes(passed=3)
@@ -79,6 +83,7 @@ def test_junitxml_records_speedup_baseline_and_verdict(
 
 
 def test_new_test_has_no_baseline_property(pytester: pytest.Pytester) -> None:
+    fakeclock_plugin.makeconftest(pytester)
     pytester.makepyfile(test_ju=JUNIT_TEST)
     result = pytester.runpytest(
         "--gpuperf", "--gpuperf-backends=numba", "--junitxml=out.xml", "-k", "fast"
@@ -92,6 +97,7 @@ def test_new_test_has_no_baseline_property(pytester: pytest.Pytester) -> None:
 
 
 def test_no_properties_without_gpuperf(pytester: pytest.Pytester) -> None:
+    fakeclock_plugin.makeconftest(pytester)
     pytester.makepyfile(test_ju=JUNIT_TEST)
     result = pytester.runpytest("--gpuperf-backends=numba", "--junitxml=out.xml")
     result.assert_outcomes(passed=3)

@@ -1,6 +1,6 @@
 """Verdicts across runs, end to end on the fake clock: history, attribution, modes, re-measure.
 
-The project is test_gating.py's: kernels take 1 ms and references 5 ms of fake
+The project is test_plugin_gating.py's: kernels take 1 ms and references 5 ms of fake
 time (a speedup of exactly 5x) unless the environment says otherwise.
 """
 
@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_gating import ADD, MUL, baseline_file, project, this_fingerprint
+from test_plugin_gating import ADD, MUL, baseline_file, project, this_fingerprint
 
 from pytest_gpuperf.store import baseline
 

@@ -1,4 +1,4 @@
-"""``gpu_array`` (GpuArrayFactory) and the ``backend`` fixture's value (BackendHandle)."""
+"""``gpu_array`` (GpuArrayFactory): dtypes, copies, hints, device memory and alignment."""
 
 from __future__ import annotations
 
@@ -7,11 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_gpuperf import DeviceOutOfMemory, HostBackend, MismatchError
-from pytest_gpuperf.fixtures.backend_handle import BackendHandle
+from pytest_gpuperf import DeviceOutOfMemory, HostBackend
 from pytest_gpuperf.fixtures.gpu_array import GpuArrayFactory
-
-NAMES = ["numpy", "numba", "numba_cuda", "cupy", "toy"]
 
 
 class ToyGpu(HostBackend):
@@ -149,44 +146,6 @@ def test_device_out_of_memory_fails_the_test_with_sizes() -> None:
         "use a smaller size or a larger GPU (array (1024, 1024) float32)"
     )
     assert info.value.pytrace is False
-
-
-def test_handle_describes_its_backend() -> None:
-    handle = BackendHandle(ToyGpu(simulated=True), NAMES)
-    assert (handle.name, handle.is_gpu, handle.simulated) == ("toy", True, True)
-    assert handle.xp is np
-    assert handle.device.startswith("CPU (")
-    assert repr(handle) == f"<backend toy on {handle.device}>"
-    handle.synchronize()
-
-
-def test_handle_size_depends_on_the_simulator() -> None:
-    assert BackendHandle(ToyGpu(simulated=True), NAMES).size(1 << 20, 64) == 64
-    assert BackendHandle(ToyGpu(simulated=False), NAMES).size(1 << 20, 64) == 1 << 20
-
-
-def test_handle_select() -> None:
-    handle = BackendHandle(ToyGpu(), NAMES)
-    assert handle.select(numpy=min, toy=max) is max
-    with pytest.raises(pytest.skip.Exception, match=r"^toy: no kernel for this backend in "):
-        handle.select(numpy=min, numba=max)
-    with pytest.raises(pytest.skip.Exception, match=r"\(given: none\)$"):
-        handle.select()
-    with pytest.raises(TypeError, match=r"unknown backend name 'cuda'; known backends: numpy, "):
-        handle.select(toy=max, cuda=min)
-
-
-def test_handle_assert_matches_moves_device_results_to_the_host() -> None:
-    backend = ToyGpu()
-    handle = BackendHandle(backend, NAMES)
-    device = backend.to_device(np.array([1.0, 2.0, 3.0]))
-    assert isinstance(device, list)
-    handle.assert_matches(device, np.array([1.0, 2.0, 3.0]))
-    handle.assert_matches(device, [1.0, 2.0, 3.0])
-    with pytest.raises(MismatchError, match=r"^toy result: 1 of 3 elements differ"):
-        handle.assert_matches(device, np.array([1.0, 2.5, 3.0]))
-    handle.assert_matches(device, np.array([1.0, 2.5, 3.0]), atol=0.5)
-    assert handle.to_host(device).tolist() == [1.0, 2.0, 3.0]
 
 
 TOY_GPU_CONFTEST = """

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import fakeclock_plugin
 import filelock
 import pytest
 from catalogue_data import (
@@ -33,7 +34,6 @@ from catalogue_data import (
     VALID_BASELINE,
     baseline_doc,
 )
-from fake_clock import FAKE_CLOCK
 from run_reports import bench, report, write
 
 from pytest_gpuperf import cli
@@ -205,22 +205,23 @@ def test_corrupt_baseline_not_utf8(pytester: pytest.Pytester) -> None:
 
 # --- outputs that can't be written: the run fails, the summary stays ----------------------------
 
-MEASURED = (
-    FAKE_CLOCK
-    + """
+MEASURED = """
+    import numpy as np
+    import pytest
+    from fakeclock_plugin import advance
+
     def reference(a):
-        CLOCK[0] += 10_000
+        advance(10_000)
         return a + 1
 
     def kernel(a):
-        CLOCK[0] += 5_000
+        advance(5_000)
         return a + 1
 
     @pytest.mark.gpuperf(reference=reference)
     def test_add(backend, gpu_array, cuda_sync_timer):
         cuda_sync_timer(kernel, gpu_array(np.zeros(4, dtype=np.float64)))
 """
-)
 MEASURE = ("--gpuperf", "--gpuperf-backends=numpy", "--gpuperf-max-time=0.05")
 
 
@@ -248,6 +249,7 @@ MEASURE = ("--gpuperf", "--gpuperf-backends=numpy", "--gpuperf-max-time=0.05")
 def test_unwritable_output_fails_the_run(
     pytester: pytest.Pytester, args: list[str], expected: str
 ) -> None:
+    fakeclock_plugin.makeconftest(pytester)
     pytester.makepyfile(test_m=MEASURED)
     pytester.makefile(".txt", blocker="a file, not a folder")
     (pytester.path / "out_dir").mkdir()
@@ -275,6 +277,7 @@ def test_save_that_cannot_replace_the_file_fails_the_run(
     def disk_full(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
+    fakeclock_plugin.makeconftest(pytester)
     pytester.makepyfile(test_m=MEASURED)
     (pytester.path / ".gpuperf").mkdir()
     (pytester.path / ".gpuperf" / "baselines.json").write_text(VALID_BASELINE)
@@ -303,6 +306,7 @@ def test_lock_that_cannot_be_opened_fails_the_run(
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(filelock.FileLock, "acquire", denied)
+    fakeclock_plugin.makeconftest(pytester)
     pytester.makepyfile(test_m=MEASURED)
     result = pytester.runpytest(*MEASURE, "--gpuperf-save")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -403,9 +407,11 @@ def test_bad_marker(
 
 # --- kernels: raising, wrong shape, dtype or NaN, bad bytes= ------------------------------------
 
-KERNELS = (
-    FAKE_CLOCK
-    + """
+KERNELS = """
+    import numpy as np
+    import pytest
+    from fakeclock_plugin import advance
+
     CALLS = {}
 
     def count(name):
@@ -413,24 +419,24 @@ KERNELS = (
         return CALLS[name]
 
     def reference(a):
-        CLOCK[0] += 10_000
+        advance(10_000)
         return a + 1
 
     def overflow_later(a):
-        CLOCK[0] += 10_000
+        advance(10_000)
         if count("overflow_later") > 1:
             raise OverflowError("int32 overflow")
         return a + 1
 
     def good(a):
-        CLOCK[0] += 5_000
+        advance(5_000)
         return a + 1
 
     def raise_first(a):
         raise ValueError("boom")
 
     def raise_later(a):
-        CLOCK[0] += 5_000
+        advance(5_000)
         if count("raise_later") > 3:
             raise ValueError("late boom")
         return a + 1
@@ -447,7 +453,6 @@ KERNELS = (
     def returns_none(a):
         return None
 """
-)
 
 
 @pytest.fixture(scope="module")
@@ -468,7 +473,7 @@ def kernel_reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[
             )
         )
     (folder / "test_kernels.py").write_text("\n".join(source))
-    return _run_collecting(folder, [*MEASURE])
+    return _run_collecting(folder, ["-p", "fakeclock_plugin", *MEASURE])
 
 
 @pytest.mark.parametrize(

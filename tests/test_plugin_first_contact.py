@@ -3,8 +3,8 @@ and in-place kernels can get fresh inputs for every sample."""
 
 from __future__ import annotations
 
+import fakeclock_plugin
 import pytest
-from fake_clock import FAKE_CLOCK
 
 from pytest_gpuperf.skips import skip_lines, skip_reason
 
@@ -83,11 +83,15 @@ def test_skip_lines_unit() -> None:
     assert skip_reason("a string") is None
 
 
-IN_PLACE = (
-    FAKE_CLOCK
-    + """
+IN_PLACE = """
+    import os
+
+    import numpy as np
+    import pytest
+    from fakeclock_plugin import advance
+
     def reference(data):
-        CLOCK[0] += 10_000
+        advance(10_000)
         total = np.int32(data.sum())
         data[0] = total  # in place, like a reduction into data[0]
         if data[0] > 1_000:
@@ -95,7 +99,7 @@ IN_PLACE = (
         return data
 
     def kernel(data):
-        CLOCK[0] += 5_000
+        advance(5_000)
         data[0] = data.sum()
         return data
 
@@ -104,7 +108,6 @@ IN_PLACE = (
         data = gpu_array(np.ones(4, dtype=np.int32))
         cuda_sync_timer(kernel, data, restore_inputs=os.environ.get("RESTORE") == "1")
 """
-)
 
 
 @pytest.mark.parametrize("restore", ["0", "1"])
@@ -112,6 +115,7 @@ def test_restore_inputs_gives_every_sample_the_original_values(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, restore: str
 ) -> None:
     monkeypatch.setenv("RESTORE", restore)
+    fakeclock_plugin.makeconftest(pytester)
     pytester.makepyfile(test_in_place=IN_PLACE)
     result = pytester.runpytest("--gpuperf", "--gpuperf-backends=numpy", "--gpuperf-max-time=0.05")
     if restore == "1":

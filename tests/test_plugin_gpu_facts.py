@@ -1,4 +1,4 @@
-"""GPU facts end to end: a fake GPU backend on a fake clock, with a fake NVML and memory probe.
+"""GPU facts end to end: a fake GPU backend on the fake clock, with a fake NVML and memory probe.
 
 The inner runs register ``fakegpu``: host arrays, but ``is_gpu``, a CUDA-event
 timer that reads the fake clock, a PCI bus id, and a device-memory probe that
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import fakeclock_plugin
 import numpy as np  # noqa: F401  (imported here first, for the in-process pytester runs)
 import pytest
 
@@ -21,16 +22,12 @@ CONFTEST = """
 
     import pytest
     from fake_nvml import FakeNvml
+    from fakeclock_plugin import advance, clock
 
     from pytest_gpuperf import HostBackend
 
-    from pytest_gpuperf.measure import contention
-
     from pytest_gpuperf.machine import nvml
 
-    from pytest_gpuperf.measure import timer as timing
-
-    CLOCK = [0]
     NVML = FakeNvml(sm_mhz=int(os.environ.get("GP_SM_MHZ", "1980")))
     SAVED = {}
 
@@ -39,10 +36,10 @@ CONFTEST = """
         "CUDA events that read the fake clock: a queued launch costs 1 us."
 
         def start(self):
-            self.began = CLOCK[0]
+            self.began = clock().now
 
         def stop(self):
-            return float(CLOCK[0] - self.began)
+            return float(clock().now - self.began)
 
 
     class Probe:
@@ -60,7 +57,7 @@ CONFTEST = """
         is_gpu = True
 
         def synchronize(self):
-            CLOCK[0] += 1_000  # the sync wake-up
+            advance(1_000)  # the sync wake-up
 
         def make_concrete(self, result):
             self.synchronize()
@@ -84,19 +81,12 @@ CONFTEST = """
 
 
     def pytest_configure(config):
-        SAVED.update(clock=timing.host_clock_ns, busy=contention.read_machine_busy_seconds,
-                     own=contention.read_own_cpu_seconds, load=nvml.load_pynvml)
-        timing.host_clock_ns = lambda: CLOCK[0]
-        contention.read_machine_busy_seconds = lambda: 0.0
-        contention.read_own_cpu_seconds = lambda: 0.0
+        SAVED.update(load=nvml.load_pynvml)
         nvml.reset()
         nvml.load_pynvml = lambda: NVML
 
 
     def pytest_unconfigure(config):
-        timing.host_clock_ns = SAVED["clock"]
-        contention.read_machine_busy_seconds = SAVED["busy"]
-        contention.read_own_cpu_seconds = SAVED["own"]
         nvml.load_pynvml = SAVED["load"]
         nvml.reset()
 """
@@ -105,22 +95,22 @@ TESTS = """
     import numpy as np
     import pytest
 
-    from conftest import CLOCK
+    from fakeclock_plugin import advance
 
 
     def kernel(a):
-        CLOCK[0] += 1_000  # 1 us of kernel; the backend's synchronize adds 1 us more
+        advance(1_000)  # 1 us of kernel; the backend's synchronize adds 1 us more
         return a + 1
 
 
     def numpy_kernel(a):
-        CLOCK[0] += 1_000
+        advance(1_000)
         temporary = np.ones(2**20)  # 8 MiB of host memory at the peak
         return (a + temporary[0]).astype(a.dtype)
 
 
     def reference(a):
-        CLOCK[0] += 10_000
+        advance(10_000)
         return a + 1
 
 
@@ -139,7 +129,8 @@ TESTS = """
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makepyfile(fake_nvml=FAKE_NVML, conftest=CONFTEST, test_facts=TESTS)
+    fakeclock_plugin.makeconftest(pytester, CONFTEST)
+    pytester.makepyfile(fake_nvml=FAKE_NVML, test_facts=TESTS)
     pytester.syspathinsert()
     return pytester
 

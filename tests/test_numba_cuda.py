@@ -1,4 +1,7 @@
-"""Tests for the GPU backends that run without a GPU: skip reasons and the CUDA simulator."""
+"""``numba_cuda`` without a GPU: skip reasons, the CUDA simulator and out-of-memory errors.
+
+Also what it shares with ``cupy``: the Backend protocol, device names, light imports.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_cupy_backend import cupy_has_device
 
 from pytest_gpuperf.backends import numba_cuda
 from pytest_gpuperf.backends.base import Backend, DeviceOutOfMemory
@@ -40,14 +44,6 @@ def _numba_state() -> tuple[bool, bool]:
     return bool(numba.config.ENABLE_CUDASIM), bool(cuda.is_available())
 
 
-def _cupy_has_device() -> bool:
-    if importlib.util.find_spec("cupy") is None:
-        return False
-    import cupy
-
-    return bool(cupy.is_available())
-
-
 def test_backends_fulfil_protocol() -> None:
     assert isinstance(NumbaCudaBackend(), Backend)
     assert isinstance(CupyBackend(), Backend)
@@ -56,7 +52,7 @@ def test_backends_fulfil_protocol() -> None:
     assert CupyBackend().simulated is False
 
 
-@pytest.mark.skipif(_cupy_has_device(), reason="a CUDA device is visible to cupy")
+@pytest.mark.skipif(cupy_has_device(), reason="a CUDA device is visible to cupy")
 def test_device_names_without_a_device() -> None:
     assert CupyBackend().device == "no CUDA device"
     if _numba_state() == (False, False):
@@ -74,37 +70,6 @@ def test_gpu_modules_import_nothing_heavy() -> None:
         """
     )
     assert result.returncode == 0, result.stderr
-
-
-@pytest.mark.skipif(importlib.util.find_spec("cupy") is None, reason="cupy is not installed")
-@pytest.mark.skipif(_cupy_has_device(), reason="a CUDA device is visible to cupy")
-def test_cupy_reason_without_device() -> None:
-    import cupy
-
-    try:
-        cupy.cuda.runtime.getDeviceCount()
-    except Exception as exc:
-        error_name = str(exc).split(":", 1)[0]
-    else:  # pragma: no cover - driver present but no device
-        error_name = "getDeviceCount() = 0"
-    reason = CupyBackend().available()
-    assert reason is not None
-    assert reason.startswith("cupy: installed, but no CUDA device is visible (")
-    assert error_name in reason
-    assert reason.endswith("; run on a GPU runner")
-
-
-def test_cupy_reason_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_find_spec = importlib.util.find_spec
-
-    def fake_find_spec(name: str, package: str | None = None) -> object:
-        return None if name == "cupy" else real_find_spec(name, package)
-
-    monkeypatch.setattr(importlib.util, "find_spec", fake_find_spec)
-    reason = CupyBackend().available()
-    assert (
-        reason == "cupy: not installed; pip install 'pytest-gpuperf[cuda12]' (brings cupy-cuda12x)"
-    )
 
 
 def test_numba_cuda_reason_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:

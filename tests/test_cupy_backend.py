@@ -1,0 +1,49 @@
+"""``cupy`` without a GPU: its skip reasons."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from pytest_gpuperf.backends.cupy_backend import CupyBackend
+
+
+def cupy_has_device() -> bool:
+    """Whether cupy is installed and sees a CUDA device (test_numba_cuda asks too)."""
+    if importlib.util.find_spec("cupy") is None:
+        return False
+    import cupy
+
+    return bool(cupy.is_available())
+
+
+@pytest.mark.skipif(importlib.util.find_spec("cupy") is None, reason="cupy is not installed")
+@pytest.mark.skipif(cupy_has_device(), reason="a CUDA device is visible to cupy")
+def test_cupy_reason_without_device() -> None:
+    import cupy
+
+    try:
+        cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:
+        error_name = str(exc).split(":", 1)[0]
+    else:  # pragma: no cover - driver present but no device
+        error_name = "getDeviceCount() = 0"
+    reason = CupyBackend().available()
+    assert reason is not None
+    assert reason.startswith("cupy: installed, but no CUDA device is visible (")
+    assert error_name in reason
+    assert reason.endswith("; run on a GPU runner")
+
+
+def test_cupy_reason_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = importlib.util.find_spec
+
+    def fake_find_spec(name: str, package: str | None = None) -> object:
+        return None if name == "cupy" else real_find_spec(name, package)
+
+    monkeypatch.setattr(importlib.util, "find_spec", fake_find_spec)
+    reason = CupyBackend().available()
+    assert (
+        reason == "cupy: not installed; pip install 'pytest-gpuperf[cuda12]' (brings cupy-cuda12x)"
+    )
