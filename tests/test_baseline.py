@@ -428,7 +428,8 @@ def test_lock_timeout_names_the_lock_file(saved: Path, monkeypatch: pytest.Monke
 WRITER = """
 import sys, time
 from pathlib import Path
-from pytest_gpuperf.store.baseline import BaselineEntry, save_baselines
+from pytest_gpuperf.store.baseline import save_baselines
+from pytest_gpuperf.store.baseline_entry import BaselineEntry
 
 path, worker, go = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
 while not go.exists():

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from pytest_gpuperf.measure.statistics import RatioEstimate
-from pytest_gpuperf.store.baseline import BaselineEntry
+from pytest_gpuperf.store.baseline_entry import BaselineEntry
 from pytest_gpuperf.verdict.gate import GateInput, GateResult, Verdict, baseline_speedup, judge
 from pytest_gpuperf.verdict.history import History
 

@@ -15,7 +15,7 @@ from pytest_gpuperf.measure.statistics import (
     t_quantile,
     t_upper_tail,
 )
-from pytest_gpuperf.store.baseline import BaselineEntry
+from pytest_gpuperf.store.baseline_entry import BaselineEntry
 from pytest_gpuperf.verdict.admission import refusal
 from pytest_gpuperf.verdict.history import (
     MIN_RUNS,

@@ -583,7 +583,8 @@ def test_cli_piped_into_head_exits_quietly(tmp_path: Path) -> None:
 SAVER = """
 import sys
 from pathlib import Path
-from pytest_gpuperf.store.baseline import BaselineEntry, save_baselines
+from pytest_gpuperf.store.baseline import save_baselines
+from pytest_gpuperf.store.baseline_entry import BaselineEntry
 
 path, worker, count, pad = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 entry = BaselineEntry(
