@@ -1,6 +1,6 @@
 """The ``gpuperf_*`` properties a measured test records for ``--junitxml``.
 
-A plain module: no pytest. The runner appends these to ``item.user_properties``,
+A plain module: no pytest. The timer fixture appends these to ``item.user_properties``,
 which pytest's junitxml writes as ``<property name=... value=.../>``.
 """
 

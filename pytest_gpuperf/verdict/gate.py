@@ -53,7 +53,7 @@ class Verdict(str, enum.Enum):
 @final
 @dataclass(frozen=True)
 class GateInput:
-    """Everything the verdict depends on, gathered by the runner.
+    """Everything the verdict depends on, gathered by the ``cuda_sync_timer`` fixture.
 
     ``kernel_time`` is the kernel's median with its 95% interval, in seconds, on the
     clock named by ``kernel_clock`` (``"wall"`` or ``"events"``): what ``gate="time"``
