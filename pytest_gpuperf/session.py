@@ -11,6 +11,7 @@ import pytest
 
 from pytest_gpuperf.machine import facts
 from pytest_gpuperf.report.table import summary_lines
+from pytest_gpuperf.scaleout.roles import role
 from pytest_gpuperf.store import baseline as store
 from pytest_gpuperf.store.baseline_entry import BaselineEntry
 from pytest_gpuperf.verdict.admission import refusal
@@ -132,8 +133,7 @@ class GpuperfSession:
 
     def _handover(self) -> None:
         """Worker: pack the records for the controller (``config.workeroutput``)."""
-        from pytest_gpuperf.scaleout.shipping import WorkerPayload, pack
-        from pytest_gpuperf.scaleout.xdist_session import OUTPUT_KEY
+        from pytest_gpuperf.scaleout.shipping import OUTPUT_KEY, WorkerPayload, pack
 
         workerinput: dict[str, Any] = getattr(self.config, "workerinput", {})
         payload = WorkerPayload(
@@ -342,12 +342,3 @@ def _device_peak(measurement: Measurement) -> int | None:
     """The device peak worth keeping: measured, and not the simulator's host memory."""
     peaks = measurement.memory
     return None if peaks is None or peaks.simulated else peaks.device_peak_bytes
-
-
-def role(config: pytest.Config) -> str:
-    """``worker`` in a pytest-xdist worker, ``controller`` when handing tests out, else ``solo``."""
-    from pytest_gpuperf.scaleout.xdist_session import distributing
-
-    if hasattr(config, "workerinput"):
-        return "worker"
-    return "controller" if distributing(config) else "solo"

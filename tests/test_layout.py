@@ -46,11 +46,13 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _runtime_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
-    """Import statements that can run: everything outside ``if TYPE_CHECKING:``."""
+def _import_statements(
+    tree: ast.Module, *, type_only: bool = False
+) -> list[ast.Import | ast.ImportFrom]:
+    """Import statements that can run, and with ``type_only`` those under ``if TYPE_CHECKING:``."""
     skipped: set[int] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        if not type_only and isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
             skipped.update(id(n) for n in ast.walk(node))
     return [
         node
@@ -59,13 +61,17 @@ def _runtime_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
     ]
 
 
-def _imports() -> dict[str, set[str]]:
-    """Module -> the pytest_gpuperf modules (and outside top-level names) it imports."""
+def _imports(*, type_only: bool = False) -> dict[str, set[str]]:
+    """Module -> the pytest_gpuperf modules (and outside top-level names) it imports.
+
+    With ``type_only``, the imports made only for type checkers count too.
+    """
     modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
     found: dict[str, set[str]] = {}
     for name, path in modules.items():
         targets: set[str] = set()
-        for node in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in _import_statements(tree, type_only=type_only):
             if isinstance(node, ast.Import):
                 heads = [alias.name for alias in node.names]
             else:
@@ -87,6 +93,8 @@ def _imports() -> dict[str, set[str]]:
 
 
 IMPORTS = _imports()
+#: The same graph with the imports under ``if TYPE_CHECKING:`` as well.
+ALL_IMPORTS = _imports(type_only=True)
 
 
 def _part(module: str) -> str:
@@ -120,8 +128,9 @@ def test_pure_sub_packages_never_import_pytest(package: str) -> None:
     assert wrong == []
 
 
-def test_no_module_imports_itself_back_through_a_circle() -> None:
-    graph = {m: {t for t in ts if not t.startswith("<outside>:")} for m, ts in IMPORTS.items()}
+def _circles(imports: dict[str, set[str]]) -> list[list[str]]:
+    """Every circle of imports found by a depth-first walk of the graph."""
+    graph = {m: {t for t in ts if not t.startswith("<outside>:")} for m, ts in imports.items()}
     circles: list[list[str]] = []
     state: dict[str, int] = {}  # 1: on the current path, 2: done
 
@@ -137,7 +146,16 @@ def test_no_module_imports_itself_back_through_a_circle() -> None:
     for module in sorted(graph):
         if module not in state:
             visit(module, [module])
-    assert circles == []
+    return circles
+
+
+def test_no_module_imports_itself_back_through_a_circle() -> None:
+    assert _circles(IMPORTS) == []
+
+
+def test_no_circle_even_through_imports_made_only_for_type_checkers() -> None:
+    """A type-only circle is a design circle too: the two modules can't be read apart."""
+    assert _circles(ALL_IMPORTS) == []
 
 
 def test_the_layout_check_sees_a_wrong_import() -> None:
@@ -145,3 +163,5 @@ def test_the_layout_check_sees_a_wrong_import() -> None:
     assert "measure.timer" in IMPORTS["fixtures.sync_timer"]
     assert "verdict.gate" in IMPORTS["report.table"]
     assert "<outside>:pytest" in IMPORTS["plugin"]
+    assert "options" not in IMPORTS["fixtures.sync_timer"]  # for type checkers only
+    assert "options" in ALL_IMPORTS["fixtures.sync_timer"]

@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, final
+
+from pytest_gpuperf.verdict.record import Throughput
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, MutableSequence, Sequence
@@ -33,34 +35,6 @@ class Peak:
 
     bytes_per_s: float
     source: str
-
-
-@final
-@dataclass(frozen=True)
-class Throughput:
-    """What one kernel call moved and computed per second; ``None`` where not declared."""
-
-    gb_per_s: float | None
-    gflop_per_s: float | None
-    peak_gb_per_s: float | None = None
-    peak_source: str | None = None
-
-    @property
-    def percent_of_peak(self) -> float | None:
-        """GB/s as a percentage of the peak bandwidth, when both are known."""
-        if self.gb_per_s is None or not self.peak_gb_per_s:
-            return None
-        return 100.0 * self.gb_per_s / self.peak_gb_per_s
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form for ``extra_info.gpuperf.throughput``."""
-        return {
-            "gb_per_s": self.gb_per_s,
-            "gflop_per_s": self.gflop_per_s,
-            "peak_gb_per_s": self.peak_gb_per_s,
-            "peak_source": self.peak_source,
-            "percent_of_peak": self.percent_of_peak,
-        }
 
 
 def per_second(amount: float | None, median_s: float | None, scale: float = 1e9) -> float | None:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, final
 if TYPE_CHECKING:
     from pytest_gpuperf.verdict.record import KernelRecord
 
+#: The key of a worker's packed payload in ``config.workeroutput``.
+OUTPUT_KEY = "gpuperf_records"
 #: Bumped when :class:`WorkerPayload` changes shape.
 PAYLOAD_VERSION = 1
 

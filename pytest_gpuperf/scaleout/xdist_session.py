@@ -29,17 +29,6 @@ if TYPE_CHECKING:
     from pytest_gpuperf.session import GpuperfSession
 
 #: The ``config.workeroutput`` key of a worker's packed records.
-OUTPUT_KEY = "gpuperf_records"
-
-
-def distributing(config: pytest.Config) -> bool:
-    """True in a controller that hands tests to pytest-xdist workers."""
-    return (
-        not hasattr(config, "workerinput")
-        and config.pluginmanager.hasplugin("xdist")
-        and config.getoption("dist", "no") != "no"
-        and not config.getoption("collectonly", False)
-    )
 
 
 @final
@@ -70,7 +59,7 @@ class XdistController:
 
     def pytest_testnodedown(self, node: Any, error: object | None) -> None:
         """Take the records a worker packed; a worker that died is named in the notes."""
-        from pytest_gpuperf.scaleout.shipping import ShippingError, unpack
+        from pytest_gpuperf.scaleout.shipping import OUTPUT_KEY, ShippingError, unpack
 
         worker = str(getattr(node, "workerinput", {}).get("workerid", "?"))
         output = getattr(node, "workeroutput", None) or {}

@@ -12,9 +12,36 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from pytest_gpuperf.measure.measurement import Measurement
-    from pytest_gpuperf.report.throughput import Throughput
     from pytest_gpuperf.verdict.gate import GateResult
     from pytest_gpuperf.verdict.history import History
+
+
+@final
+@dataclass(frozen=True)
+class Throughput:
+    """What one kernel call moved and computed per second; ``None`` where not declared."""
+
+    gb_per_s: float | None
+    gflop_per_s: float | None
+    peak_gb_per_s: float | None = None
+    peak_source: str | None = None
+
+    @property
+    def percent_of_peak(self) -> float | None:
+        """GB/s as a percentage of the peak bandwidth, when both are known."""
+        if self.gb_per_s is None or not self.peak_gb_per_s:
+            return None
+        return 100.0 * self.gb_per_s / self.peak_gb_per_s
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form for ``extra_info.gpuperf.throughput``."""
+        return {
+            "gb_per_s": self.gb_per_s,
+            "gflop_per_s": self.gflop_per_s,
+            "peak_gb_per_s": self.peak_gb_per_s,
+            "peak_source": self.peak_source,
+            "percent_of_peak": self.percent_of_peak,
+        }
 
 
 @final
