@@ -230,7 +230,7 @@ def save_baselines(
     for attempt in range(1, tries + 1):
         paths.gpuperf_baseline.unlink(missing_ok=True)
         report = paths.out / "baseline-gpuperf.json"
-        args = [*gpuperf_nodes, "--gpuperf", "--gpuperf-save"]
+        args = [*gpuperf_nodes, "--gpuperf", "--gpuperf-save", "--gpuperf-save-runs=1"]
         args += [f"--gpuperf-baseline={paths.gpuperf_baseline}", f"--gpuperf-json={report}"]
         rc, _, wall = pytest_process(args, env, paths.out / "baseline-gpuperf.log")
         result["gpuperf_tries"] = attempt

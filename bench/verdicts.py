@@ -93,7 +93,7 @@ def save_history(
     for index in range(runs):
         slow = rng.random() < 0.5
         report = out / "runs" / f"history-{index:02d}.json"
-        args = [SERIAL, PARALLEL, BIMODAL, "--gpuperf", "--gpuperf-save"]
+        args = [SERIAL, PARALLEL, BIMODAL, "--gpuperf", "--gpuperf-save", "--gpuperf-save-runs=1"]
         args += [f"--gpuperf-baseline={out / 'baselines.json'}", f"--gpuperf-json={report}"]
         rc, _, wall = campaign.pytest_process(
             args, _env(calibration, 1.0, slow), out / "runs" / f"history-{index:02d}.log"

@@ -78,7 +78,9 @@ def example(runs: int, select: list[str]) -> list[str]:
     """The example project under -n 0 and -n 2, interleaved, against one -n 0 baseline."""
     with tempfile.TemporaryDirectory(prefix="xdist-campaign-") as tmp:
         folder = Path(tmp)
-        saved = _example_run(0, folder, "save", [*select, "--gpuperf-save"])
+        saved = _example_run(
+            0, folder, "save", [*select, "--gpuperf-save", "--gpuperf-save-runs=1"]
+        )
         if saved["status"] not in (0, 1):
             raise SystemExit(f"the baseline run failed ({saved['status']}):\n{saved['tail']}")
         results: dict[int, list[dict[str, Any]]] = {0: [], 2: []}

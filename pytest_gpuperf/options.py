@@ -7,6 +7,7 @@ ValueError becomes the pytest.UsageError that pytest reports with exit status 4.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,10 +53,18 @@ FAIL_INCONCLUSIVE_HELP = (
     "fail tests whose verdict is inconclusive: contended, or the reference moved (default: warn)"
 )
 GATE_HELP = (
-    "what the gate judges: speedup (over the reference, with attribution), time (the "
-    "kernel's own median against its history) or both (default speedup)"
+    "what the gate judges: auto (a GPU row's CUDA-event time, a CPU row's speedup), "
+    "speedup (over the reference, with attribution), time (the kernel's own median "
+    "against its history) or both (default auto)"
 )
 HISTORY_HELP = "accepted runs kept per test and backend in the baseline file (default 10)"
+SAVE_RUNS_HELP = (
+    "fresh processes one --gpuperf-save records, so the first save already knows how runs "
+    "move between processes; the extra ones re-run the saved tests (default 3, or "
+    "$GPUPERF_SAVE_RUNS)"
+)
+#: The environment variable that sets the default of ``--gpuperf-save-runs``.
+SAVE_RUNS_ENV = "GPUPERF_SAVE_RUNS"
 FALSE_ALARM_HELP = (
     "share of runs of unchanged code the gate may flag, once 3+ runs are saved, "
     "as 1% or 0.01 (default 1%)"
@@ -91,6 +100,7 @@ parse_device_list = _usage_error(parsing.parse_device_list)
 parse_gate_mode = _usage_error(parsing.parse_gate_mode)
 parse_false_alarm = _usage_error(parsing.parse_false_alarm)
 parse_history = _usage_error(parsing.parse_history)
+parse_save_runs = _usage_error(parsing.parse_save_runs)
 
 
 def ini_flag(config: pytest.Config, ini: str) -> bool:
@@ -151,6 +161,8 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("gpuperf_backends", BACKENDS_HELP, default=None)
     parser.addini("gpuperf_gate", GATE_HELP, default=None)
     parser.addini("gpuperf_history", HISTORY_HELP, default=None)
+    group.addoption("--gpuperf-save-runs", metavar="N", default=None, help=SAVE_RUNS_HELP)
+    parser.addini("gpuperf_save_runs", SAVE_RUNS_HELP, default=None)
     parser.addini("gpuperf_false_alarm", FALSE_ALARM_HELP, default=None)
     group.addoption("--gpuperf-devices", metavar="DEVICES", default=None, help=DEVICES_HELP)
     parser.addini("gpuperf_backends", BACKENDS_HELP, default=None)
@@ -185,8 +197,10 @@ class Settings:
     flush_l2: bool = False
     contention: float = 0.15
     fail_inconclusive: bool = False
-    gate: str = "speedup"
+    gate: str = "auto"
     history: int = DEFAULT_HISTORY
+    #: Processes one ``--gpuperf-save`` records (this one and fresh ones).
+    save_runs: int = 3
     false_alarm: float = DEFAULT_FALSE_ALARM
     #: Where ``baseline_path`` came from, for messages: the option, the ini key or the default.
     baseline_source: str = "the default baseline path"
@@ -232,6 +246,11 @@ class Settings:
         parsed["false_alarm"] = pick(
             "gpuperf_false_alarm", "gpuperf_false_alarm", parse_false_alarm
         )
+        parsed["save_runs"] = pick("gpuperf_save_runs", "gpuperf_save_runs", parse_save_runs)
+        if parsed["save_runs"] is None and os.environ.get(SAVE_RUNS_ENV):
+            parsed["save_runs"] = parse_save_runs(
+                os.environ[SAVE_RUNS_ENV], SAVE_RUNS_ENV, "from the environment"
+            )
         history = config.getini("gpuperf_history")
         if history:
             parsed["history"] = parse_history(str(history), "gpuperf_history", "from config file")

@@ -99,11 +99,11 @@ def parse_device_list(value: str, name: str, source: str) -> tuple[str, ...]:
 
 
 #: The gate modes: what the verdict judges (kept here so the CLI needs no pytest).
-GATE_MODES = ("speedup", "time", "both")
+GATE_MODES = ("auto", "speedup", "time", "both")
 
 
 def parse_gate_mode(value: str, name: str, source: str) -> str:
-    """Check a gate mode: ``speedup``, ``time`` or ``both``."""
+    """Check a gate mode: ``auto``, ``speedup``, ``time`` or ``both``."""
     text = str(value).strip()
     if text not in GATE_MODES:
         raise ValueError(f"{name} must be one of {', '.join(GATE_MODES)}; got {value!r} ({source})")
@@ -117,6 +117,16 @@ def parse_history(value: str | int, name: str, source: str) -> int:
         raise ValueError(
             f"{name} must be a whole number of runs from 1 to 1000, e.g. 10; got {value!r} "
             f"({source})"
+        )
+    return int(text)
+
+
+def parse_save_runs(value: str | int, name: str, source: str) -> int:
+    """Parse how many processes one ``--gpuperf-save`` records: a whole number from 1 to 20."""
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= 20:
+        raise ValueError(
+            f"{name} must be a whole number of runs from 1 to 20, e.g. 3; got {value!r} ({source})"
         )
     return int(text)
 

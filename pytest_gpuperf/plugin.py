@@ -6,6 +6,7 @@ that uses a backend runs.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -68,10 +69,25 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     bind_worker()
 
 
+#: Set in the extra processes of ``--gpuperf-save-runs`` (``save_runs.CHILD_ENV``).
+_SAVE_RUN_CHILD = "GPUPERF_SAVE_RUN"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """In an extra process of ``--gpuperf-save-runs``, switch off the reports the parent writes."""
+    if _SAVE_RUN_CHILD in os.environ:
+        from pytest_gpuperf.save_runs import quiet_child_outputs
+
+        quiet_child_outputs(config)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Parse the settings once; start a measuring session under ``--gpuperf``."""
     config.addinivalue_line("markers", MARKER_HELP)
     settings = Settings.from_config(config)
+    if settings.enabled and _SAVE_RUN_CHILD in os.environ:
+        settings = _as_save_run_child(config, settings)
     config.stash[settings_key] = settings
     config.stash[hints_key] = {}
     config.stash[positions_key] = {}
@@ -88,6 +104,17 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[session_key] = session
         config.pluginmanager.register(session, "gpuperf-session")
         _start_scaleout(config, session)
+
+
+def _as_save_run_child(config: pytest.Config, settings: Settings) -> Settings:
+    """An extra process of ``--gpuperf-save-runs``: the parent's saved tests, no reports."""
+    from pytest_gpuperf import save_runs
+
+    plan = save_runs.child_plan()
+    if plan is None:
+        return settings
+    config.pluginmanager.register(save_runs.ChildSelection(plan.nodeids), "gpuperf-save-run")
+    return save_runs.child_settings(settings)
 
 
 def _start_scaleout(config: pytest.Config, session: GpuperfSession) -> None:
@@ -314,6 +341,7 @@ def cuda_sync_timer(
         params=params,
         history=session.history if session else lambda key, name: None,
         versions=session.versions if session else {},
+        priors=session.priors if session else lambda name: {},
         record=session.record if session else lambda record: None,
         user_properties=item.user_properties,
         **({"guard": session.guard} if session else {}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, final
 
 import pytest
@@ -19,16 +20,17 @@ from pytest_gpuperf.verdict.gate import Verdict
 from pytest_gpuperf.verdict.record import RunResults
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator
+    from collections.abc import Callable, Generator, Mapping
     from contextlib import AbstractContextManager
-    from pathlib import Path
 
     from pytest_gpuperf.backends.registry import BackendRegistry
     from pytest_gpuperf.measure.measurement import Measurement
     from pytest_gpuperf.options import Settings
+    from pytest_gpuperf.save_runs import SaveRuns
     from pytest_gpuperf.scaleout.shipping import WorkerPayload
     from pytest_gpuperf.verdict.history import History
     from pytest_gpuperf.verdict.record import KernelRecord
+    from pytest_gpuperf.verdict.spread_prior import SpreadPrior
 
 
 @final
@@ -47,6 +49,7 @@ class GpuperfSession:
         #: Outputs asked for that could not be written; any of them fails the run.
         self.write_failures: list[str] = []
         self._registry: BackendRegistry | None = None
+        self._priors: dict[str, Mapping[str, SpreadPrior]] = {}
         #: "solo" (no xdist), "worker" (measures, hands its records over) or "controller".
         self.role = role(config)
         #: One-line hints shown below the summary (the plugin shares its dict here).
@@ -59,13 +62,17 @@ class GpuperfSession:
         self.order: dict[str, int] = {}
         #: Controller: fingerprint -> the workers that measured on it.
         self.worker_fingerprints: dict[str, list[str]] = {}
+        #: The extra processes of ``--gpuperf-save-runs`` (None: this run saves alone).
+        self._save_runs = _save_runs(config, settings, self.role)
 
     def start(self, registry: BackendRegistry) -> None:
         """Load the baselines (a damaged file stops the run) and read the machine facts."""
+        from pytest_gpuperf.save_runs import child_plan
+
+        plan = child_plan()  # an extra save run is judged as its parent was
+        judged = Path(plan.judge_baseline) if plan else self.settings.baseline_path
         try:
-            self.baselines = store.load_baselines(
-                self.settings.baseline_path, self.settings.baseline_source
-            )
+            self.baselines = store.load_baselines(judged, self.settings.baseline_source)
         except store.BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
         self.versions = facts.library_versions()
@@ -94,6 +101,15 @@ class GpuperfSession:
     def history(self, test_key: str, backend: str) -> History | None:
         """The saved runs for this machine, test and backend."""
         return self.baselines.history(self.fingerprint, test_key, backend)
+
+    def priors(self, backend: str) -> Mapping[str, SpreadPrior]:
+        """The between-run spreads pooled over this machine's saved tests of ``backend``.
+
+        Computed once per backend, from the baselines as they were when the run began.
+        """
+        if backend not in self._priors:
+            self._priors[backend] = self.baselines.priors(self.fingerprint, backend)
+        return self._priors[backend]
 
     def results(self) -> RunResults:
         """What the reports read: the records and notes so far, and the machine facts."""
@@ -193,7 +209,9 @@ class GpuperfSession:
         if mixed:
             self.notes.append(mixed)
         elif self.settings.save:
-            self._save()
+            saved = self._save()
+            if saved and self._save_runs is not None:
+                self.notes.extend(self._save_runs.run(saved, self._say))
         plot_dir = self.settings.plot_dir
         if self.settings.json_path is not None or plot_dir is not None:
             from pytest_gpuperf.report.json_report import build_report
@@ -282,7 +300,14 @@ class GpuperfSession:
             has_medians=m.kernel is not None and m.reference is not None,
         )
 
-    def _save(self) -> None:
+    def _say(self, line: str) -> None:
+        """Write a progress line to the terminal (nothing without a terminal reporter)."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(line)
+
+    def _save(self) -> list[str]:
+        """Append this run to the baseline file; return the node ids of the tests it saved."""
         from pytest_benchmark.utils import get_commit_info
 
         entries: dict[str, dict[str, BaselineEntry]] = {}
@@ -316,6 +341,8 @@ class GpuperfSession:
                 commit=str(commit) if commit else None,
                 device_peak_bytes=_device_peak(m),
                 host_peak_bytes=m.memory.host_peak_bytes if m.memory else None,
+                sm_mhz=m.clocks.sm_mhz_median if m.clocks else None,
+                memory_mhz=m.clocks.after.memory_mhz if m.clocks else None,
             )
         skipped = len(self.records) - len(savable)
         if entries:
@@ -330,12 +357,25 @@ class GpuperfSession:
             except store.BaselineError as exc:
                 self.notes.append(f"baselines NOT saved: {exc}")
                 self.write_failures.append("the baselines")
-                return
+                return []
         saved = sum(len(v) for v in entries.values())
+        from pytest_gpuperf.save_runs import report_child_save
+
+        report_child_save(saved, skipped)
         self.notes.append(
             f"saved {saved} baseline(s) to {self.settings.baseline_path}"
             + (f"; {skipped} not saved (failed, simulated or contended)" if skipped else "")
         )
+        return [record.nodeid for record in savable] if entries else []
+
+
+def _save_runs(config: pytest.Config, settings: Settings, part: str) -> SaveRuns | None:
+    """The extra processes of ``--gpuperf-save-runs``, for a run that saves, alone, first."""
+    from pytest_gpuperf.save_runs import SaveRuns, child_run
+
+    if not settings.save or settings.save_runs < 2 or part != "solo" or child_run() is not None:
+        return None
+    return SaveRuns(config, settings)
 
 
 def _device_peak(measurement: Measurement) -> int | None:

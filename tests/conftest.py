@@ -25,3 +25,15 @@ pytest_plugins = ["pytester"]
 def _no_job_summary(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep inner ``--gpuperf`` runs from appending to a real GitHub job summary."""
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _one_process_per_save(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An inner ``--gpuperf-save`` records its own run only, unless a test asks for more.
+
+    The default, 3 processes, would run every saving test three times; the tests of
+    ``--gpuperf-save-runs`` (``test_save_runs.py``) give it on the command line.
+    """
+    monkeypatch.setenv("GPUPERF_SAVE_RUNS", "1")
+    monkeypatch.delenv("GPUPERF_SAVE_RUN", raising=False)
+    monkeypatch.delenv("GPUPERF_SAVE_RUN_PLAN", raising=False)

@@ -67,7 +67,8 @@ def test_junitxml_records_speedup_baseline_and_verdict(
         "gpuperf_verdict": "REGRESSED",
         "gpuperf_detectable": fast["gpuperf_detectable"],
     }
-    assert float(fast["gpuperf_detectable"]) == pytest.approx(0.10)
+    # One saved run of two tests: nothing to pool, so the cold-start spread sets the floor.
+    assert float(fast["gpuperf_detectable"]) == pytest.approx(0.411, abs=0.001)
     assert float(fast["gpuperf_median_s"]) == pytest.approx(4e-6)
     assert float(fast["gpuperf_speedup"]) == pytest.approx(2.5)
     assert float(fast["gpuperf_speedup_low"]) == pytest.approx(2.5)

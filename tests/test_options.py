@@ -115,12 +115,14 @@ def test_parse_backend_list_rejects_an_empty_list(value: str) -> None:
         parse_backend_list(value, "gpuperf_backends", "from config file")
 
 
-def test_settings_defaults(pytester: pytest.Pytester) -> None:
+def test_settings_defaults(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GPUPERF_SAVE_RUNS")  # the suite's conftest sets it to 1
     config = pytester.parseconfig()
     settings = Settings.from_config(config)
     assert settings == Settings(baseline_path=Path(config.rootpath) / ".gpuperf/baselines.json")
     assert settings.enabled is False
     assert settings.backends is None
+    assert (settings.gate, settings.save_runs) == ("auto", 3)
 
 
 def test_settings_cli_beats_ini_beats_default(pytester: pytest.Pytester) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from pytest_gpuperf.commands.inputs import (
     CliError,
@@ -16,6 +16,9 @@ from pytest_gpuperf.report.table import format_seconds
 from pytest_gpuperf.store import baseline as store
 from pytest_gpuperf.store.saved_runs import RUN_FIX, Speedup, baseline_entries
 from pytest_gpuperf.text import columns, printable
+
+if TYPE_CHECKING:
+    from pytest_gpuperf.verdict.bands import Band
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
@@ -62,7 +65,9 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
     """Print each saved run of the matching tests, and the floor the next run must reach."""
     from pytest_gpuperf.measure.statistics import RatioEstimate
-    from pytest_gpuperf.verdict.history import band, describe_runs
+    from pytest_gpuperf.verdict.bands import band, speed
+    from pytest_gpuperf.verdict.cold_start import prior_for
+    from pytest_gpuperf.verdict.history import describe_runs
 
     try:
         tolerance = parse_fraction(args.tolerance, "--tolerance", "from command line")
@@ -80,6 +85,7 @@ def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
         what = f"matching {args.test!r}" if args.test else "at all"
         raise CliError(f"{path}: no saved runs {what}; list the tests with: gpuperf show {path}")
     header = ("#", "saved", "commit", "speedup [95% CI]", "kernel median", "reference median")
+    limits = {"tolerance": tolerance, "false_alarm": false_alarm}
     for number, (fingerprint, test_key, backend, history) in enumerate(found):
         if number:
             print(file=out)
@@ -101,24 +107,48 @@ def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
         for line in columns(header, rows):
             print(f"  {line}", file=out)
         latest = history.latest
-        limits = band(
+        priors = baselines.priors(fingerprint, backend)
+        k = len(history.runs)
+        speedups = band(
             [run.speedup for run in history.runs],
             RatioEstimate(latest.speedup, latest.ci_low, latest.ci_high),
-            tolerance=tolerance,
-            false_alarm=false_alarm,
-        )
-        spread = (
-            f"between-run spread {limits.spread:.1%}"
-            if limits.spread is not None
-            else "between-run spread unknown (fewer than 3 runs)"
+            prior=prior_for("speedup", k, priors),
+            **limits,
         )
         print(
-            f"  baseline {limits.center:.3g}x from {describe_runs(limits.runs)}; {spread}; "
-            f"floor {limits.floor:.3g}x at {tolerance:.0%} tolerance and {false_alarm:.0%} "
-            f"false alarms: detects losses >= {limits.detectable:.0%}",
+            f"  baseline {speedups.center:.3g}x from {describe_runs(k)}; "
+            f"{_spread_text(speedups)}; floor {speedups.floor:.3g}x at {tolerance:.0%} "
+            f"tolerance and {false_alarm:.0%} false alarms: detects losses >= "
+            f"{speedups.detectable:.0%}",
             file=out,
         )
+        if history.has_device_times:
+            device = [run.kernel_device_median_s or 0.0 for run in history.runs]
+            then = device[-1]
+            times = band(
+                [1 / t for t in device],
+                speed(RatioEstimate(then, then, then)),
+                prior=prior_for("device", k, priors),
+                **limits,
+            )
+            print(
+                f"  CUDA-event time {format_seconds(1 / times.center)}; {_spread_text(times)}; "
+                f"ceiling {format_seconds(1 / times.floor)} (what a device row is gated on by "
+                f"default): detects slowdowns >= {1 / (1 - times.detectable) - 1:.0%}",
+                file=out,
+            )
     return 0
+
+
+def _spread_text(found: Band) -> str:
+    """``between-run spread 3.1%`` and where it came from."""
+    if found.spread is None:
+        return "between-run spread unknown (fewer than 3 runs)"
+    source = {
+        "pooled": f" (pooled over this machine's tests, {found.df:.3g} df)",
+        "assumed": " (assumed: too few runs here, and no other test to pool)",
+    }.get(found.source, "")
+    return f"between-run spread {found.spread:.1%}{source}"
 
 
 def cmd_accept(args: argparse.Namespace, out: TextIO) -> int:

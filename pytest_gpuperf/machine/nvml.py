@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import statistics
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
@@ -88,6 +89,8 @@ class Clocks:
     clocks_locked: bool | None
     throttled_samples: int = 0
     checked_samples: int = 0
+    #: The median of the SM clock read after each sample (MHz), what the gate compares.
+    sm_mhz_median: float | None = None
 
     @property
     def throttle_reasons(self) -> tuple[str, ...]:
@@ -110,6 +113,7 @@ class Clocks:
             "throttled": self.throttled,
             "throttled_samples": self.throttled_samples,
             "checked_samples": self.checked_samples,
+            "sm_mhz_median": self.sm_mhz_median,
             "clocks_locked": self.clocks_locked,
             "throttle_rule": f"SM clock under {THROTTLE_RATIO:.0%} of its maximum",
         }
@@ -274,8 +278,12 @@ class NvmlDevice:
 
     def throttled_now(self) -> bool:
         """Two cheap readings: is the SM clock under 75% of its maximum while busy?"""
+        return self.sm_reading()[0]
+
+    def sm_reading(self) -> tuple[bool, int | None]:
+        """Whether the GPU is throttled now, and the SM clock (MHz) that tells."""
         now = ClockSnapshot(sm_mhz=self._sm_mhz(), reasons=self._reasons())
-        return now.throttled(self.max_sm_mhz())
+        return now.throttled(self.max_sm_mhz()), now.sm_mhz
 
     def clocks_locked(self) -> bool | None:
         """True when application clocks differ from their default or limit the clocks now.
@@ -328,16 +336,21 @@ class ClockWatch:
         self._gpu = gpu
         self._before = ClockSnapshot()
         self.flags: list[bool] = []
+        #: The SM clock read after each sample, MHz.
+        self.sm_mhz: list[int] = []
 
     def begin(self) -> None:
         """Read the clocks before the measurement."""
         self._before = self._gpu.snapshot()
         self.flags = []
+        self.sm_mhz = []
 
     def sample_throttled(self) -> bool:
         """Check the clock after a sample (outside its timing) and remember the flag."""
-        flag = self._gpu.throttled_now()
+        flag, sm_mhz = self._gpu.sm_reading()
         self.flags.append(flag)
+        if sm_mhz is not None:
+            self.sm_mhz.append(sm_mhz)
         return flag
 
     def end(self) -> Clocks:
@@ -350,6 +363,7 @@ class ClockWatch:
             clocks_locked=self._gpu.clocks_locked(),
             throttled_samples=sum(self.flags),
             checked_samples=len(self.flags),
+            sm_mhz_median=statistics.median(self.sm_mhz) if self.sm_mhz else None,
         )
 
 

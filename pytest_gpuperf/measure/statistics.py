@@ -5,6 +5,7 @@ A plain module: no pytest, and numpy is imported only inside the bootstrap.
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from dataclasses import dataclass
@@ -161,8 +162,12 @@ def t_upper_tail(t: float, df: int) -> float:
     return upper if t >= 0 else 1 - upper
 
 
+@functools.lru_cache(maxsize=1024)
 def t_quantile(p: float, df: int) -> float:
-    """The ``p`` quantile of Student's t with integer ``df`` (bisection on the exact tail)."""
+    """The ``p`` quantile of Student's t with integer ``df`` (bisection on the exact tail).
+
+    Cached: a run asks for the same few quantiles for every test it judges.
+    """
     if not 0 < p < 1:
         raise ValueError(f"p must be between 0 and 1; got {p!r}")
     if p < 0.5:
@@ -196,3 +201,64 @@ def median_interval(values: Sequence[float]) -> RatioEstimate:
     high = ordered[min(n - 1, math.ceil(n / 2 + half) - 1)]
     median = statistics.median(ordered)
     return RatioEstimate(median, min(low, median), max(high, median))
+
+
+def digamma(x: float) -> float:
+    """The digamma function ψ(x) for x > 0 (recurrence up to 10, then the asymptotic series)."""
+    if not x > 0:
+        raise ValueError(f"digamma needs x > 0; got {x!r}")
+    shift = 0.0
+    while x < 10:
+        shift -= 1 / x
+        x += 1
+    inv2 = 1 / (x * x)
+    series = inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 * (1 / 240 - inv2 / 132))))
+    return shift + math.log(x) - 0.5 / x - series
+
+
+def trigamma(x: float) -> float:
+    """The trigamma function ψ'(x) for x > 0 (recurrence up to 10, then the asymptotic series)."""
+    if not x > 0:
+        raise ValueError(f"trigamma needs x > 0; got {x!r}")
+    shift = 0.0
+    while x < 10:
+        shift += 1 / (x * x)
+        x += 1
+    inv, inv2 = 1 / x, 1 / (x * x)
+    series = inv2 * inv * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 / 30)))
+    return shift + inv + 0.5 * inv2 + series
+
+
+def tetragamma(x: float) -> float:
+    """The tetragamma function ψ''(x) for x > 0 (recurrence, then the asymptotic series)."""
+    if not x > 0:
+        raise ValueError(f"tetragamma needs x > 0; got {x!r}")
+    shift = 0.0
+    while x < 10:
+        shift -= 2 / x**3
+        x += 1
+    inv2 = 1 / (x * x)
+    series = inv2 * inv2 * (0.5 - inv2 * (1 / 6 - inv2 * (1 / 6 - inv2 * 0.3)))
+    return shift - inv2 - inv2 / x - series
+
+
+def trigamma_inverse(value: float) -> float:
+    """The ``y`` with ``trigamma(y) == value``, by Smyth's Newton iteration (limma's).
+
+    Starting from ``y = 0.5 + 1/value``, every step stays on the convex side, so
+    the iteration converges monotonically.
+    """
+    if not value > 0:
+        raise ValueError(f"trigamma_inverse needs a value > 0; got {value!r}")
+    if value > 1e7:
+        return 1 / math.sqrt(value)
+    if value < 1e-6:
+        return 1 / value
+    y = 0.5 + 1 / value
+    for _ in range(50):
+        tri = trigamma(y)
+        step = tri * (1 - tri / value) / tetragamma(y)
+        y += step
+        if -step / y < 1e-8:
+            break
+    return y

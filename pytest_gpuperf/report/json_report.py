@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import math
 import os
 import platform
 import sys
@@ -18,6 +19,7 @@ from pytest_gpuperf.verdict.gate import baseline_speedup
 if TYPE_CHECKING:
     from pytest_gpuperf.backends.registry import BackendRegistry
     from pytest_gpuperf.measure.timer import Samples
+    from pytest_gpuperf.verdict.bands import Band
     from pytest_gpuperf.verdict.record import KernelRecord, RunResults
 
 
@@ -68,7 +70,8 @@ def benchmark_entry(record: KernelRecord) -> dict[str, Any] | None:
         "attribution": gate.attribution if gate else "",
         "detectable": gate.detectable if gate else None,
         "history_runs": len(record.history.runs) if record.history else 0,
-        "bands": {name: dataclasses.asdict(b) for name, b in gate.bands.items()} if gate else {},
+        "bands": {name: _band_json(b) for name, b in gate.bands.items()} if gate else {},
+        "judged_on": gate.judged_on if gate else "",
         "baseline": baseline_speedup(gate, record.history),
         "first_attempt": _first_attempt(record),
         "history": [
@@ -88,8 +91,11 @@ def benchmark_entry(record: KernelRecord) -> dict[str, Any] | None:
         ],
     }
     gpuperf.update(gpu_json(m))
-    if m.speedup is not None:
-        gpuperf["speedup"] = {
+    speed = record.speedup
+    if speed is not None:
+        gpuperf["speedup"] = {"value": speed.value, "low": speed.low, "high": speed.high}
+    if m.speedup is not None and speed is not m.speedup:  # a device row's pooled headline
+        gpuperf["same_run_speedup"] = {
             "value": m.speedup.value,
             "low": m.speedup.low,
             "high": m.speedup.high,
@@ -109,6 +115,14 @@ def benchmark_entry(record: KernelRecord) -> dict[str, Any] | None:
         "extra_info": {"gpuperf": gpuperf},
         "options": {"timer": "perf_counter_ns+device-sync", "max_time": None, "warmup": True},
         "stats": _stats(m.kernel),
+    }
+
+
+def _band_json(found: Band) -> dict[str, Any]:
+    """A band as JSON: an infinite value (a flat prior's degrees of freedom) as null."""
+    return {
+        key: None if isinstance(value, float) and not math.isfinite(value) else value
+        for key, value in dataclasses.asdict(found).items()
     }
 
 

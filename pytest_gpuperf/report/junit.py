@@ -29,7 +29,7 @@ def junit_properties(
     props: list[tuple[str, object]] = [("gpuperf_backend", backend)]
     if measurement.median is not None:
         props.append(("gpuperf_median_s", measurement.median))
-    speed = measurement.speedup
+    speed = gate.shown_speedup(measurement.speedup) if gate is not None else measurement.speedup
     if speed is not None:
         props += [
             ("gpuperf_speedup", speed.value),

@@ -177,7 +177,7 @@ def benchmark_items(records: Sequence[KernelRecord]) -> list[dict[str, Any]]:
     """The fields :func:`sweep_series` reads, built from session records (no stats)."""
     items = []
     for record in records:
-        speed = record.measurement.speedup
+        speed = record.speedup
         gpuperf = {
             "test_key": record.test_key,
             "backend": record.backend,

@@ -75,7 +75,7 @@ def summary_rows(source: RunResults) -> list[SummaryRow]:
         gate = record.gate
         verdict = gate.verdict if gate else Verdict.TIMED
         base = baseline_speedup(gate, record.history)
-        speed = m.speedup
+        speed = record.speedup
         why = gate.why if gate else ""
         if m.budget_note and not m.simulated:  # simulated rows are never gated
             why = f"{why}; {m.budget_note}" if why else m.budget_note
@@ -201,8 +201,9 @@ def _detection_advice(rows: Sequence[SummaryRow]) -> list[str]:
     if short:
         lines += [
             "",
-            f"{len(short)} row(s) rest on fewer than 3 saved runs: their floor covers this "
-            "run's noise, not the spread between runs; save more runs with --gpuperf-save.",
+            f"{len(short)} row(s) rest on fewer than 3 saved runs: their between-run spread is "
+            "pooled over this machine's tests, or assumed; one --gpuperf-save with "
+            "--gpuperf-save-runs=3 (the default) gives each its own.",
         ]
     widened = [row for row in rows if row.widened]
     if not widened:
@@ -211,11 +212,12 @@ def _detection_advice(rows: Sequence[SummaryRow]) -> list[str]:
     return [
         *lines,
         "",
-        f"{len(widened)} row(s) detect only losses larger than their tolerance, because the "
-        f"speedup moves between runs on this machine (worst: {worst.test} [{worst.backend}], "
-        f"detects {worst.detects}). What helps: save more runs (--gpuperf-save on several "
-        "quiet runs), a larger problem size, a quieter runner, or gpuperf(gate='time') where "
-        "the reference is the noisier side.",
+        f"{len(widened)} row(s) detect only losses larger than their tolerance, because what "
+        f"they are judged on moves between runs on this machine (worst: {worst.test} "
+        f"[{worst.backend}], detects {worst.detects}). What helps: more saved runs (each "
+        "--gpuperf-save records --gpuperf-save-runs processes; gpuperf accept adds reports), "
+        "a larger problem size, a quieter runner, or gpuperf(gate='time') where the reference "
+        "is the noisier side.",
     ]
 
 

@@ -29,6 +29,7 @@ from pytest_gpuperf.store import atomic, safe_json
 from pytest_gpuperf.store.baseline_entry import BaselineEntry
 from pytest_gpuperf.text import short_repr
 from pytest_gpuperf.verdict.history import DEFAULT_HISTORY, History
+from pytest_gpuperf.verdict.spread_prior import SpreadPrior, pooled_priors
 
 SCHEMA_VERSION = 2
 LOCK_TIMEOUT_S = 60.0
@@ -91,6 +92,16 @@ class Baselines:
                 for backend, data in sorted(tests[test_key].items()):
                     where = f"{fingerprint}/{test_key}/{backend}"
                     yield fingerprint, test_key, backend, _history(data, where=where)
+
+    def priors(self, fingerprint: str, backend: str) -> Mapping[str, SpreadPrior]:
+        """The between-run spreads pooled over one machine's tests of one backend."""
+        tests = self._tests(fingerprint)
+        histories = [
+            _history(tests[key][backend], where=f"{fingerprint}/{key}/{backend}")
+            for key in sorted(tests)
+            if backend in tests[key]
+        ]
+        return pooled_priors(histories)
 
     def iter_entries(self) -> Iterator[tuple[str, str, str, BaselineEntry]]:
         """Yield (fingerprint, test_key, backend, latest run) for every entry, sorted."""

@@ -18,8 +18,16 @@ _INVALID = "invalid BaselineEntry: "
 _POSITIVE = ("speedup", "ci_low", "ci_high", "kernel_median_s", "reference_median_s")
 _NUMBERS = (*_POSITIVE, "foreign_cpu")
 #: Fields added with schema 2; an entry may leave them out (they read as None).
-_OPTIONAL_POSITIVE = ("kernel_iqr_s", "reference_iqr_s", "kernel_device_median_s")
+_OPTIONAL_POSITIVE = (
+    "kernel_iqr_s",
+    "reference_iqr_s",
+    "kernel_device_median_s",
+    "sm_mhz",
+    "memory_mhz",
+)
 _OPTIONAL = (*_OPTIONAL_POSITIVE, "commit")
+#: NVML's clocks, added with the device-time gate: written only where they were read.
+_LEFT_OUT_WHEN_NONE = ("sm_mhz", "memory_mhz")
 
 
 def _is_int(value: object) -> bool:
@@ -67,7 +75,9 @@ class BaselineEntry:
 
     The spreads are interquartile ranges of the per-call times; the device median is
     the CUDA-event median where the backend has one; the commit is git's, when known;
-    the peaks are the memory one call used at its highest (device and host).
+    the peaks are the memory one call used at its highest (device and host); the
+    clocks are NVML's SM clock (median over the samples) and memory clock, in MHz,
+    where NVML was read.
     """
 
     speedup: float
@@ -87,6 +97,8 @@ class BaselineEntry:
     commit: str | None = None
     device_peak_bytes: int | None = None
     host_peak_bytes: int | None = None
+    sm_mhz: float | None = None
+    memory_mhz: float | None = None
 
     def __post_init__(self) -> None:
         # Copy the containers so a caller's later mutation can't reach the frozen entry.
@@ -103,6 +115,9 @@ class BaselineEntry:
         data["dtypes"] = list(self.dtypes)
         data["shapes"] = [list(s) for s in self.shapes]
         data["versions"] = dict(sorted(self.versions.items()))
+        for name in _LEFT_OUT_WHEN_NONE:  # so that a file without a GPU reads as before
+            if data[name] is None:
+                del data[name]
         return data
 
     @classmethod

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeGuard, final
 
-from pytest_gpuperf.measure.statistics import RatioEstimate
+from pytest_gpuperf.measure.statistics import RatioEstimate, median_interval
 from pytest_gpuperf.store import safe_json
 from pytest_gpuperf.store.baseline_entry import BaselineEntry
 from pytest_gpuperf.text import short_repr
@@ -70,6 +70,11 @@ class RunEntry:
     kernel_iqr_s: float | None = None
     reference_iqr_s: float | None = None
     kernel_device_median_s: float | None = None
+    #: The kernel's per-call CUDA-event times (empty without events).
+    device_times_s: tuple[float, ...] = ()
+    #: NVML's SM clock (median over the samples) and memory clock, MHz, when read.
+    sm_mhz: float | None = None
+    memory_mhz: float | None = None
 
 
 @final
@@ -135,6 +140,18 @@ def _iqr(stats: object) -> float | None:
     return float(iqr) if _number(iqr) and iqr >= 0 else None
 
 
+def _device_times(info: Mapping[str, Any]) -> tuple[float, ...]:
+    times = info.get("device_times_s")
+    if not isinstance(times, list) or not all(_number(t) and t > 0 for t in times):
+        return ()
+    return tuple(float(t) for t in times)
+
+
+def _clock(info: Mapping[str, Any], key: str) -> float | None:
+    value = _object(info.get("clocks")).get(key)
+    return float(value) if _number(value) and value > 0 else None
+
+
 def _device_median(info: Mapping[str, Any]) -> float | None:
     times = info.get("device_times_s")
     if not isinstance(times, list) or not times or not all(_number(t) for t in times):
@@ -165,7 +182,9 @@ def _entry(item: object) -> RunEntry:
     return RunEntry(
         test_key=_field(info, "test_key", *text),
         backend=_field(info, "backend", *text),
-        speedup=_speedup(info.get("speedup")),
+        # A device row reports its speedup against a pooled reference; the baseline
+        # keeps what this run measured against its own.
+        speedup=_speedup(info.get("same_run_speedup") or info.get("speedup")),
         verdict=verdict,
         passed=info.get("passed") is True,
         simulated=info.get("simulated") is True,
@@ -179,6 +198,9 @@ def _entry(item: object) -> RunEntry:
         kernel_iqr_s=_iqr(item.get("stats")),
         reference_iqr_s=_iqr(info.get("reference_stats")),
         kernel_device_median_s=_device_median(info),
+        device_times_s=_device_times(info),
+        sm_mhz=_clock(info, "sm_mhz_median"),
+        memory_mhz=_clock(info, "memory_mhz_after"),
     )
 
 
@@ -295,6 +317,7 @@ def _judge_change(before: RunEntry | None, after: RunEntry | None, tolerance: fl
     except ValueError:
         return "not compared (no medians)"
     now = after.speedup
+    events = bool(after.device_times_s) and then.kernel_device_median_s is not None
     result = judge(
         GateInput(
             test=after.test_key,
@@ -305,6 +328,10 @@ def _judge_change(before: RunEntry | None, after: RunEntry | None, tolerance: fl
             tolerance=tolerance,
             reference_median_s=after.reference_median_s,
             kernel_median_s=after.kernel_median_s,
+            kernel_time=median_interval(after.device_times_s) if events else None,
+            kernel_clock="events" if events else "wall",
+            sm_mhz=after.sm_mhz,
+            memory_mhz=after.memory_mhz,
         )
     )
     return result.verdict.value
@@ -345,6 +372,8 @@ def _entry_as_baseline(
         reference_iqr_s=e.reference_iqr_s,
         kernel_device_median_s=e.kernel_device_median_s,
         commit=commit,
+        sm_mhz=e.sm_mhz,
+        memory_mhz=e.memory_mhz,
     )
 
 

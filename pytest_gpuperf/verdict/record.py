@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from pytest_gpuperf.measure.measurement import Measurement
+    from pytest_gpuperf.measure.statistics import RatioEstimate
     from pytest_gpuperf.verdict.gate import GateResult
     from pytest_gpuperf.verdict.history import History
 
@@ -83,6 +84,12 @@ class KernelRecord:
     history: History | None = None
     #: The first measurement, when a suspected regression was measured again.
     first_attempt: Attempt | None = None
+
+    @property
+    def speedup(self) -> RatioEstimate | None:
+        """The speedup to report: a device row's against the pooled reference, else measured."""
+        measured = self.measurement.speedup
+        return self.gate.shown_speedup(measured) if self.gate is not None else measured
 
 
 @final
