@@ -150,3 +150,25 @@ def test_timer_blocks_on_async_jax_results(pytester: pytest.Pytester) -> None:
     )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*median=* concrete=* dispatch=*"])
+
+
+def test_free_device_bytes_is_what_jax_may_still_allocate(
+    impl: JaxBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Faked device statistics on a GPU; ``None`` on the CPU."""
+    if not impl.is_gpu:
+        assert impl.free_device_bytes() is None
+
+    class Device:
+        def __init__(self, stats: dict[str, int] | None) -> None:
+            self.stats = stats
+
+        def memory_stats(self) -> dict[str, int] | None:
+            return self.stats
+
+    monkeypatch.setattr(impl, "is_gpu", True)
+    stats = {"bytes_limit": 60 * 2**30, "bytes_in_use": 2**30}
+    monkeypatch.setattr(jax, "devices", lambda: [Device(stats)])
+    assert impl.free_device_bytes() == 59 * 2**30
+    monkeypatch.setattr(jax, "devices", lambda: [Device(None)])
+    assert impl.free_device_bytes() is None

@@ -91,6 +91,21 @@ class JaxBackend:
                 raise DeviceOutOfMemory(self.name, int(host.nbytes), None) from exc
             raise
 
+    def free_device_bytes(self) -> int | None:
+        """On a GPU, what JAX's allocator may still hand out: its limit less its use.
+
+        ``None`` on the CPU, or when the device keeps no statistics. JAX sees only
+        its own pool, not what other libraries hold on the same GPU.
+        """
+        if not self.is_gpu:
+            return None
+        jax: Any = importlib.import_module("jax")
+        try:
+            stats = jax.devices()[0].memory_stats() or {}
+            return int(stats["bytes_limit"]) - int(stats["bytes_in_use"])
+        except Exception:
+            return None
+
     def to_host(self, arr: Any) -> np.ndarray[Any, Any]:
         """``numpy.asarray`` (waits for the array and copies it off the device)."""
         import numpy
