@@ -100,7 +100,9 @@ def test_a_backend_in_host_memory_is_checked_on_the_host_only() -> None:
         return 0
 
     with pytest.raises(HostOutOfMemory, match=r"device: arrays in host memory; host: 3\.0 GiB"):
-        check("numpy", Need(0, 3 * GIB, "array"), device_free, constant(GIB))
+        check("numpy", Need(0, 3 * GIB, "array", in_host_memory=True), device_free, constant(GIB))
+    with pytest.raises(HostOutOfMemory, match=r"device: nothing to hold; host: 3\.0 GiB"):
+        check("cupy", Need(0, 3 * GIB, "fresh host copies"), device_free, constant(GIB))
     assert asked == []
 
 

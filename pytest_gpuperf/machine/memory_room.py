@@ -60,6 +60,8 @@ class Need:
     device_bytes: int
     host_bytes: int
     what: str
+    #: The backend's arrays live in host memory (a CPU backend, the simulator).
+    in_host_memory: bool = False
 
 
 def host_peak_bytes(array_bytes: int, made_bytes: int, on_host: bool) -> int:
@@ -142,7 +144,7 @@ def check(
         fixes.append("a machine with more host memory")
     message = (
         f"{backend}: not enough {short} memory for {need.what}; nothing was allocated. "
-        f"{_side('device', need.device_bytes, DEVICE_HEADROOM, free, device_short)}; "
+        f"{_device_side(need, free, device_short)}; "
         f"{_side('host', need.host_bytes, HOST_HEADROOM, available, host_short)}. "
         f"{', or '.join(fixes)}"
     )
@@ -152,10 +154,17 @@ def check(
     raise HostOutOfMemory(backend, need.host_bytes, available, message)
 
 
+def _device_side(need: Need, free: int | None, short: bool) -> str:
+    """The device's part of the message."""
+    if need.in_host_memory:
+        return "device: arrays in host memory"
+    return _side("device", need.device_bytes, DEVICE_HEADROOM, free, short)
+
+
 def _side(name: str, needed: int, headroom: int, have: int | None, short: bool) -> str:
-    """``device: 200 GiB needed + 256 MiB headroom, 131 GiB free (short)``."""
+    """``device: 200.0 GiB needed + 256.0 MiB headroom, 130.4 GiB free (short)``."""
     if needed <= 0:
-        return f"{name}: nothing to hold" if name == "host" else f"{name}: arrays in host memory"
+        return f"{name}: nothing to hold"
     word = "free" if name == "device" else "available"
     if have is None:
         return f"{name}: {size_text(needed)} needed, {word} memory unknown (not checked)"
