@@ -3,6 +3,10 @@
 In-process pytester runs drop the modules first imported inside them, so each
 such run would import them again (numpy and numba then break; hypothesis costs
 about 2 s a run, numba.cuda and cupy about half a second).
+
+On a GPU machine several xdist workers share one GPU: JAX, which preallocates 75%
+of it in the first worker that runs it, is told not to, before any test imports it
+(pytester runs, in-process or in a subprocess, inherit the setting).
 """
 
 from __future__ import annotations
@@ -15,10 +19,14 @@ import numpy  # noqa: F401
 import pytest
 from fakeclock_plugin import fake_clock  # noqa: F401  (the fixture, for unit tests)
 
+from pytest_gpuperf.backends.jax_backend import share_the_gpu
+
 with contextlib.suppress(ImportError):
     import cupy  # noqa: F401
 
 pytest_plugins = ["pytester"]
+
+share_the_gpu()
 
 
 @pytest.fixture(autouse=True)

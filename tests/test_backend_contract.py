@@ -17,7 +17,14 @@ from pytest_gpuperf.backends.numba_cuda import NumbaCudaBackend
 from pytest_gpuperf.backends.torch_backend import TorchBackend
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-OPTIONAL = ("default_enabled", "lazy_families", "flush_l2", "pci_bus_id", "memory_probe")
+OPTIONAL = (
+    "default_enabled",
+    "lazy_families",
+    "flush_l2",
+    "pci_bus_id",
+    "memory_probe",
+    "free_device_bytes",
+)
 
 
 class Bare:
@@ -81,6 +88,9 @@ class Full(HostBackend):
     def memory_probe(self) -> Probe:
         return Probe()
 
+    def free_device_bytes(self) -> int | None:
+        return 3 * 2**30
+
 
 @pytest.mark.parametrize("backend", [Bare(), HostBackend()], ids=["structural", "HostBackend"])
 def test_a_backend_without_the_optional_members_gets_their_defaults(backend: Backend) -> None:
@@ -91,6 +101,7 @@ def test_a_backend_without_the_optional_members_gets_their_defaults(backend: Bac
     assert view.l2_flush is None
     assert view.pci_bus_id() is None
     assert view.memory_probe() is None
+    assert view.free_device_bytes() is None
 
 
 def test_the_optional_members_a_backend_defines_win() -> None:
@@ -102,6 +113,7 @@ def test_the_optional_members_a_backend_defines_win() -> None:
     probe = view.memory_probe()
     assert probe is not None
     assert probe.stop() == 7
+    assert view.free_device_bytes() == 3 * 2**30
     flush = view.l2_flush
     assert flush is not None
     flush()
@@ -112,8 +124,10 @@ def test_non_callable_probe_and_bus_id_read_as_absent() -> None:
     backend = Bare()
     backend.pci_bus_id = "0000:65:00.0"  # type: ignore[attr-defined]
     backend.memory_probe = Probe()  # type: ignore[attr-defined]
+    backend.free_device_bytes = 2**30  # type: ignore[attr-defined]
     assert WithDefaults(backend).pci_bus_id() is None
     assert WithDefaults(backend).memory_probe() is None
+    assert WithDefaults(backend).free_device_bytes() is None
 
 
 def test_optional_members_are_the_declared_ones() -> None:
@@ -133,10 +147,10 @@ def test_readme_lists_each_optional_member(member: str) -> None:
 @pytest.mark.parametrize(
     ("backend", "members"),
     [
-        (NumbaCudaBackend(), ("flush_l2", "pci_bus_id", "memory_probe")),
-        (CupyBackend(), ("flush_l2", "pci_bus_id", "memory_probe")),
+        (NumbaCudaBackend(), ("flush_l2", "pci_bus_id", "memory_probe", "free_device_bytes")),
+        (CupyBackend(), ("flush_l2", "pci_bus_id", "memory_probe", "free_device_bytes")),
         (TorchBackend(), OPTIONAL),
-        (JaxBackend(), ("default_enabled", "lazy_families")),
+        (JaxBackend(), ("default_enabled", "lazy_families", "free_device_bytes")),
         (DaskBackend(), ("default_enabled", "lazy_families")),
     ],
     ids=lambda value: getattr(value, "name", None),

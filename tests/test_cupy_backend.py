@@ -47,3 +47,25 @@ def test_cupy_reason_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (
         reason == "cupy: not installed; pip install 'pytest-gpuperf[cuda12]' (brings cupy-cuda12x)"
     )
+
+
+def test_free_device_bytes_counts_the_pools_unused_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a fake cupy: the driver's free memory plus what the memory pool holds unused."""
+    import sys
+    import types
+
+    fake = types.ModuleType("cupy")
+    fake.cuda = types.SimpleNamespace(  # type: ignore[attr-defined]
+        runtime=types.SimpleNamespace(memGetInfo=lambda: (3 * 2**30, 80 * 2**30))
+    )
+    fake.get_default_memory_pool = lambda: types.SimpleNamespace(  # type: ignore[attr-defined]
+        free_bytes=lambda: 2**30
+    )
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    assert CupyBackend().free_device_bytes() == 4 * 2**30
+
+    def no_driver() -> tuple[int, int]:
+        raise RuntimeError("cudaErrorNoDevice")
+
+    fake.cuda.runtime.memGetInfo = no_driver  # type: ignore[attr-defined]
+    assert CupyBackend().free_device_bytes() is None

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from typing import Any
 
 import numpy as np
 import pytest
 
+from pytest_gpuperf.backends import jax_backend
 from pytest_gpuperf.backends.jax_backend import JaxBackend
 
 # In-process pytester runs drop modules first imported inside them: import jax here.
@@ -51,6 +53,8 @@ SYNC_RULE = """
     import numpy as np
 
     heavy = jax.jit(lambda a: jnp.tanh(a @ a @ a).sum())
+    # Tens of milliseconds of work on a CPU; a GPU needs larger matrices for that.
+    N = 600 if jax.default_backend() == "cpu" else 4096
 
     def best(func, runs=5):
         times = []
@@ -61,7 +65,7 @@ SYNC_RULE = """
         return min(times)
 
     def test_timer_waits_for_the_work(backend, gpu_array, cuda_sync_timer):
-        a = gpu_array.random((600, 600), "float32")
+        a = gpu_array.random((N, N), "float32")
         m = cuda_sync_timer(heavy, a)
         concrete = best(lambda: heavy(a).block_until_ready())
         dispatch = best(lambda: heavy(a))
@@ -150,3 +154,63 @@ def test_timer_blocks_on_async_jax_results(pytester: pytest.Pytester) -> None:
     )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*median=* concrete=* dispatch=*"])
+
+
+def test_free_device_bytes_is_what_jax_may_still_allocate(
+    impl: JaxBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Faked device statistics on a GPU; ``None`` on the CPU."""
+    if not impl.is_gpu:
+        assert impl.free_device_bytes() is None
+
+    class Device:
+        def __init__(self, stats: dict[str, int] | None) -> None:
+            self.stats = stats
+
+        def memory_stats(self) -> dict[str, int] | None:
+            return self.stats
+
+    monkeypatch.setattr(impl, "is_gpu", True)
+    stats = {"bytes_limit": 60 * 2**30, "bytes_in_use": 2**30}
+    monkeypatch.setattr(jax, "devices", lambda: [Device(stats)])
+    assert impl.free_device_bytes() == 59 * 2**30
+    monkeypatch.setattr(jax, "devices", lambda: [Device(None)])
+    assert impl.free_device_bytes() is None
+
+
+def test_share_the_gpu_turns_off_preallocation() -> None:
+    environ: dict[str, str] = {"PATH": "/bin"}
+    assert jax_backend.share_the_gpu(environ) is True
+    assert environ == {"PATH": "/bin", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("XLA_PYTHON_CLIENT_PREALLOCATE", "true"),
+        ("XLA_PYTHON_CLIENT_MEM_FRACTION", ".30"),
+        ("XLA_CLIENT_MEM_FRACTION", ".30"),
+        ("XLA_PYTHON_CLIENT_ALLOCATOR", "platform"),
+    ],
+)
+def test_share_the_gpu_keeps_the_users_choice(name: str, value: str) -> None:
+    environ = {name: value}
+    assert jax_backend.share_the_gpu(environ) is False
+    assert environ == {name: value}
+
+
+def test_available_sets_the_allocator_before_jax_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("jax")
+    for name in jax_backend.ALLOCATOR_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert JaxBackend().available() is None
+    assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE")
+    monkeypatch.setenv("XLA_PYTHON_CLIENT_MEM_FRACTION", ".5")
+    assert JaxBackend().available() is None
+    assert "XLA_PYTHON_CLIENT_PREALLOCATE" not in os.environ
+
+
+def test_this_suite_keeps_jax_from_preallocating() -> None:
+    """tests/conftest.py: xdist workers sharing one GPU must not each take 75% of it."""
+    assert any(name in os.environ for name in jax_backend.ALLOCATOR_VARIABLES)

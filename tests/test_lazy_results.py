@@ -151,7 +151,7 @@ def test_jax_result_on_the_torch_backend_fails(pytester: pytest.Pytester) -> Non
         """
         def via_jax(a):
             import jax.numpy as jnp
-            return jnp.asarray(a.numpy()) * 2
+            return jnp.asarray(a.cpu().numpy()) * 2  # .cpu(): on a GPU, a is a CUDA tensor
 
         def test_x(backend, gpu_array, cuda_sync_timer):
             cuda_sync_timer(backend.select(torch=via_jax), gpu_array.random(8, "float32"))

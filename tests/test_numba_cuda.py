@@ -221,3 +221,31 @@ def test_numba_cuda_to_device_maps_out_of_memory(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(DeviceOutOfMemory, match=r"numba_cuda: out of device memory") as info:
         backend.to_device(np.zeros(1024, dtype=np.uint8))
     assert (info.value.requested_bytes, info.value.free_bytes) == (1024, 1024)
+
+
+class _FakeContext:
+    """numba's context: pending frees that ``clear()`` hands back, and the driver's reading."""
+
+    def __init__(self, free: int, pending: int) -> None:
+        self.free, self.total = free, 80 * 2**30
+        self.deallocations = self
+        self.pending = pending
+
+    def clear(self) -> None:
+        self.free += self.pending
+        self.pending = 0
+
+    def get_memory_info(self) -> tuple[int, int]:
+        return self.free, self.total
+
+
+def test_numba_cuda_free_device_bytes_flushes_pending_frees_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    context = _FakeContext(free=2**30, pending=2**29)
+    fake_cuda = type("FakeCuda", (), {"current_context": staticmethod(lambda: context)})
+    monkeypatch.setattr(numba_cuda, "_cuda", lambda: fake_cuda)
+    monkeypatch.setattr(NumbaCudaBackend, "simulated", property(lambda self: False))
+    assert NumbaCudaBackend().free_device_bytes() == 2**30 + 2**29
+    monkeypatch.setattr(NumbaCudaBackend, "simulated", property(lambda self: True))
+    assert NumbaCudaBackend().free_device_bytes() is None  # host memory: the host check covers it

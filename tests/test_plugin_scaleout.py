@@ -13,6 +13,7 @@ import json
 import os
 from pathlib import Path
 
+import no_gpu
 import pytest
 
 #: Subprocess runs skip Hypothesis's plugin: importing it costs seconds, and nothing uses it.
@@ -208,6 +209,8 @@ def test_cpu_side_measurements_pause_every_other_worker(project: pytest.Pytester
 def test_default_devices_come_from_nvidia_smi_without_cuda(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """No NVML (hidden, on a GPU machine too): the count comes from a fake ``nvidia-smi``."""
+    monkeypatch.setenv("PYTHONPATH", no_gpu.python_path(no_gpu.hide_nvml(project.path / "site")))
     bin_dir = project.path / "bin"
     bin_dir.mkdir()
     smi = bin_dir / "nvidia-smi"

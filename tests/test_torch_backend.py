@@ -12,8 +12,13 @@ import pytest
 from pytest_gpuperf.backends.torch_backend import TorchBackend
 
 # In-process pytester runs drop modules first imported inside them, and torch
-# cannot be imported twice: import it here, when it is installed.
+# cannot be imported twice: import it here, when it is installed. dask.array too: first
+# imported inside a run, it left importlib.metadata finding no entry points afterwards, so
+# the next in-process run in this process started without the plugin.
 torch: Any = importlib.import_module("torch") if importlib.util.find_spec("torch") else None
+dask_array: Any = (
+    importlib.import_module("dask.array") if importlib.util.find_spec("dask") else None
+)
 
 KERNELS = """
     import numpy as np
@@ -176,3 +181,24 @@ def test_numpy_torch_and_dask_are_measured_saved_and_gated(pytester: pytest.Pyte
         "numpy",
         "torch",
     ]
+
+
+def test_to_device_takes_read_only_and_strided_arrays(impl: TorchBackend) -> None:
+    frozen = np.arange(6, dtype=np.float32)
+    frozen.setflags(write=False)  # torch.from_numpy would warn about sharing it
+    np.testing.assert_array_equal(impl.to_host(impl.to_device(frozen)), frozen)
+    strided = np.arange(12, dtype=np.int64)[::-3]
+    np.testing.assert_array_equal(impl.to_host(impl.to_device(strided)), strided)
+
+
+def test_free_device_bytes_counts_the_cached_blocks(
+    impl: TorchBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Faked CUDA readings: free memory plus what the caching allocator holds unused."""
+    if not impl.is_gpu:
+        assert impl.free_device_bytes() is None
+    monkeypatch.setattr(impl, "is_gpu", True)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda: (3 * 2**30, 80 * 2**30))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda: 2 * 2**30)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda: 2**30)
+    assert impl.free_device_bytes() == 4 * 2**30

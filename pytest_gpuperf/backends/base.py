@@ -14,15 +14,28 @@ if TYPE_CHECKING:
 
 
 class DeviceOutOfMemory(Exception):
-    """Raised by :meth:`Backend.to_device` when the device cannot hold the array."""
+    """Raised when the device cannot hold an array.
 
-    def __init__(self, backend: str, requested_bytes: int, free_bytes: int | None) -> None:
+    :meth:`Backend.to_device` raises it when an allocation failed; ``gpu_array``
+    raises it before allocating anything, with a ``message`` that names the
+    host's memory too.
+    """
+
+    def __init__(
+        self,
+        backend: str,
+        requested_bytes: int,
+        free_bytes: int | None,
+        *,
+        message: str | None = None,
+    ) -> None:
         self.backend = backend
         self.requested_bytes = requested_bytes
         self.free_bytes = free_bytes
         free = "unknown" if free_bytes is None else f"{free_bytes / 2**20:,.1f} MiB"
         super().__init__(
-            f"{backend}: out of device memory allocating {requested_bytes / 2**20:,.1f} MiB "
+            message
+            or f"{backend}: out of device memory allocating {requested_bytes / 2**20:,.1f} MiB "
             f"(free device memory: {free}); use a smaller size or a larger GPU"
         )
 
@@ -50,8 +63,8 @@ class Backend(Protocol):
     so that registering a backend costs nothing until a test uses it. A backend
     may also define any of the members of :class:`OptionalMembers`
     (``default_enabled``, ``lazy_families``, ``flush_l2``, ``pci_bus_id``,
-    ``memory_probe``); the plugin reads them through :class:`WithDefaults`, so
-    one that leaves them out gets their defaults.
+    ``memory_probe``, ``free_device_bytes``); the plugin reads them through
+    :class:`WithDefaults`, so one that leaves them out gets their defaults.
     """
 
     #: Short identifier, used in test ids and ``--gpuperf-backends``.
@@ -128,6 +141,15 @@ class OptionalMembers(Protocol):
         Default ``None``: the device peak is reported as not measured.
         """
 
+    def free_device_bytes(self) -> int | None:
+        """Device memory a new array can get now, in bytes, for ``gpu_array``'s check.
+
+        Count what the backend's own allocator would hand back before failing an
+        allocation (a memory pool's cached blocks, pending frees). Default
+        ``None``: unknown, so ``gpu_array`` checks only the host's memory, and
+        :meth:`Backend.to_device` reports an allocation that fails.
+        """
+
 
 @final
 class WithDefaults:
@@ -165,3 +187,9 @@ class WithDefaults:
         make = getattr(self._backend, "memory_probe", None)
         probe: DeviceMemoryProbe | None = make() if callable(make) else None
         return probe
+
+    def free_device_bytes(self) -> int | None:
+        """The backend's ``free_device_bytes()``, or ``None``."""
+        read = getattr(self._backend, "free_device_bytes", None)
+        free: int | None = read() if callable(read) else None
+        return free

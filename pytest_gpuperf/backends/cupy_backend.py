@@ -92,6 +92,19 @@ class CupyBackend:
             free = cuda_common.free_bytes(cupy.cuda.runtime.memGetInfo)
             raise DeviceOutOfMemory(self.name, int(host.nbytes), free) from exc
 
+    def free_device_bytes(self) -> int | None:
+        """Free device memory plus the blocks CuPy's memory pool holds unused (it reuses them)."""
+        import cupy
+
+        free = cuda_common.free_bytes(cupy.cuda.runtime.memGetInfo)
+        if free is None:
+            return None
+        try:
+            cached = int(cupy.get_default_memory_pool().free_bytes())
+        except Exception:
+            cached = 0
+        return free + cached
+
     def to_host(self, arr: Any) -> np.ndarray[Any, Any]:
         """``cupy.asnumpy`` (accepts NumPy arrays and scalars too)."""
         import cupy

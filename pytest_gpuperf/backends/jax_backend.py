@@ -4,17 +4,45 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from typing import TYPE_CHECKING, Any, final
 
 from pytest_gpuperf.backends.base import DeviceOutOfMemory, DeviceTimer
 
 if TYPE_CHECKING:
+    from collections.abc import MutableMapping
     from types import ModuleType
 
     import numpy as np
 
 INSTALL_HINT = "pip install 'pytest-gpuperf[jax]'"
 _GPU_PLATFORMS = ("gpu", "cuda", "rocm")
+#: The variables that choose JAX's GPU allocator (JAX's "GPU memory allocation" page).
+#: ``XLA_CLIENT_MEM_FRACTION`` is the new name of ``XLA_PYTHON_CLIENT_MEM_FRACTION``.
+ALLOCATOR_VARIABLES = (
+    "XLA_PYTHON_CLIENT_PREALLOCATE",
+    "XLA_PYTHON_CLIENT_MEM_FRACTION",
+    "XLA_CLIENT_MEM_FRACTION",
+    "XLA_PYTHON_CLIENT_ALLOCATOR",
+)
+
+
+def share_the_gpu(environ: MutableMapping[str, str] | None = None) -> bool:
+    """Keep JAX from taking 75% of the GPU at its first operation; True when it set a variable.
+
+    JAX preallocates 75% of the GPU's memory when it starts on a GPU, which
+    starves CuPy, torch or numba-cuda in the same session, and other processes
+    on the same GPU. Unless the user set one of :data:`ALLOCATOR_VARIABLES`
+    (then they chose, and nothing changes), this sets
+    ``XLA_PYTHON_CLIENT_PREALLOCATE=false``: JAX then allocates as it needs,
+    up to its usual limit. JAX reads the variables when it starts its GPU
+    client, so this must run before any JAX computation.
+    """
+    env = os.environ if environ is None else environ
+    if any(name in env for name in ALLOCATOR_VARIABLES):
+        return False
+    env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+    return True
 
 
 @final
@@ -26,7 +54,9 @@ class JaxBackend:
     are immutable, so kernels return their result (``gpuperf(output=...)``
     cannot apply), and ``jax.jit`` traces and compiles on the first call, which
     the timer keeps out of the samples. Without ``JAX_ENABLE_X64=1`` JAX has no
-    64-bit arrays, so :meth:`to_device` refuses float64 and int64 inputs.
+    64-bit arrays, so :meth:`to_device` refuses float64 and int64 inputs. Before
+    it first imports JAX, :meth:`available` turns off JAX's preallocation of 75%
+    of the GPU (:func:`share_the_gpu`), unless the user set an allocator variable.
     """
 
     name = "jax"
@@ -64,6 +94,7 @@ class JaxBackend:
         """``None`` when jax imports; notes whether its default device is a GPU."""
         if importlib.util.find_spec("jax") is None:
             return f"jax: not installed; {INSTALL_HINT}"
+        share_the_gpu()  # before JAX starts its GPU client
         try:
             import jax
 
@@ -90,6 +121,21 @@ class JaxBackend:
             if "RESOURCE_EXHAUSTED" in str(exc) or "out of memory" in str(exc).lower():
                 raise DeviceOutOfMemory(self.name, int(host.nbytes), None) from exc
             raise
+
+    def free_device_bytes(self) -> int | None:
+        """On a GPU, what JAX's allocator may still hand out: its limit less its use.
+
+        ``None`` on the CPU, or when the device keeps no statistics. JAX sees only
+        its own pool, not what other libraries hold on the same GPU.
+        """
+        if not self.is_gpu:
+            return None
+        jax: Any = importlib.import_module("jax")
+        try:
+            stats = jax.devices()[0].memory_stats() or {}
+            return int(stats["bytes_limit"]) - int(stats["bytes_in_use"])
+        except Exception:
+            return None
 
     def to_host(self, arr: Any) -> np.ndarray[Any, Any]:
         """``numpy.asarray`` (waits for the array and copies it off the device)."""

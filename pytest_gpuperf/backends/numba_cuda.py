@@ -144,6 +144,22 @@ class NumbaCudaBackend:
         cuda = _cuda()
         return cuda_common.free_bytes(lambda: cuda.current_context().get_memory_info())
 
+    def free_device_bytes(self) -> int | None:
+        """Free device memory after numba's pending frees; ``None`` under the simulator.
+
+        numba frees device arrays late, in batches, and flushes the batch itself
+        before it fails an allocation; so the batch is flushed here first (not
+        while a ``cuda.defer_cleanup()`` block holds it), and its bytes count as free.
+        """
+        if self.simulated:
+            return None  # simulated device memory is host memory: the host check covers it
+        try:
+            context = _cuda().current_context()
+            context.deallocations.clear()
+        except Exception:
+            return None
+        return cuda_common.free_bytes(context.get_memory_info)
+
     def to_host(self, arr: Any) -> np.ndarray[Any, Any]:
         """``copy_to_host()`` for device arrays, ``numpy.asarray`` for anything else."""
         copy_to_host = getattr(arr, "copy_to_host", None)

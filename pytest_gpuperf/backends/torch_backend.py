@@ -77,21 +77,41 @@ class TorchBackend:
         return None
 
     def to_device(self, host: np.ndarray[Any, Any]) -> Any:
-        """``torch.from_numpy(copy).to(device)``; CUDA out-of-memory becomes DeviceOutOfMemory."""
+        """A copy on the device; CUDA out-of-memory becomes DeviceOutOfMemory.
+
+        ``torch.from_numpy`` shares the host array's memory, and ``.to(device,
+        copy=True)`` makes the one copy, so a GPU copy holds no second host copy.
+        """
         import torch
 
+        shareable = host.flags.writeable and host.flags.c_contiguous
         try:
-            tensor = torch.from_numpy(host.copy())
+            tensor = torch.from_numpy(host if shareable else host.copy())
         except TypeError as exc:
             raise TypeError(
                 f"torch: cannot hold a {host.dtype} array ({exc}); use a dtype torch "
                 "supports, e.g. float32, float64, int32 or int64"
             ) from None
         try:
-            return tensor.to(self._device)
+            return tensor.to(self._device, copy=True)
         except torch.cuda.OutOfMemoryError as exc:
             free = cuda_common.free_bytes(torch.cuda.mem_get_info)
             raise DeviceOutOfMemory(self.name, int(host.nbytes), free) from exc
+
+    def free_device_bytes(self) -> int | None:
+        """Free CUDA memory plus what torch's caching allocator holds unused; None on the CPU."""
+        if not self.is_gpu:
+            return None
+        import torch
+
+        free = cuda_common.free_bytes(torch.cuda.mem_get_info)
+        if free is None:
+            return None
+        try:
+            cached = int(torch.cuda.memory_reserved()) - int(torch.cuda.memory_allocated())
+        except Exception:
+            cached = 0
+        return free + max(cached, 0)
 
     def to_host(self, arr: Any) -> np.ndarray[Any, Any]:
         """``arr.detach().cpu().numpy()`` for a tensor; ``numpy.asarray`` for anything else."""
