@@ -238,7 +238,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--report-only", action="store_true", help="rebuild from OUT/data.json")
     parser.add_argument("--histories", default="3,1", help="history sizes (default 3,1)")
     names = ", ".join(c.name for c in CONDITIONS)
-    parser.add_argument("--conditions", default=None, help=f"a subset of: {names}")
+    escaped = names.replace("%", "%%")  # argparse formats help with %
+    parser.add_argument("--conditions", default=None, help=f"a subset of: {escaped}")
     parser.add_argument("--select", default=None, help="pytest -k expression (a subset)")
     parser.add_argument("--max-time", type=float, default=None, help="--gpuperf-max-time")
     parser.add_argument("--contention", type=float, default=None, help="--gpuperf-contention")

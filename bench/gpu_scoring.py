@@ -30,7 +30,7 @@ from typing import Any
 from pytest_gpuperf.measure.statistics import RatioEstimate, median_interval
 from pytest_gpuperf.options import Settings
 from pytest_gpuperf.store.baseline import load_baselines
-from pytest_gpuperf.store.saved_runs import baseline_entries, load_run
+from pytest_gpuperf.store.saved_runs import RunReportError, baseline_entries, load_run
 from pytest_gpuperf.verdict.gate import GateInput, judge
 from pytest_gpuperf.verdict.history import History
 
@@ -79,9 +79,9 @@ def _saved(report: Path) -> dict[str, Any]:
     """What ``gpuperf accept`` would store from ``report``: test_key -> baseline entry."""
     try:
         entries, _, _ = baseline_entries(load_run(report))
-    except Exception:  # an unreadable report holds no history
+    except RunReportError:  # a missing or unreadable report holds no history
         return {}
-    return {test: by_backend[BACKEND] for test, by_backend in entries.items()}
+    return {test: found[BACKEND] for test, found in entries.items() if BACKEND in found}
 
 
 def offline_verdict(

@@ -231,3 +231,16 @@ def test_a_small_campaign_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.Mo
     assert "| kernel +50%: caught | 1 | 1 in 1, every test |" in text
     assert "`--gpuperf-contention=1.0`" in text
     assert "| k0050us | 0.05 ms |" in text
+
+
+def test_help_names_the_conditions(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        gpu_runner.parse_args(["--help"])
+    assert exit_info.value.code == 0
+    assert "kernel +20%" in capsys.readouterr().out
+
+
+def test_an_unknown_condition_is_refused_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        gpu_runner.parse_args(["--conditions", "unchanged,kernel +30%"])
+    assert "got ['kernel +30%']" in capsys.readouterr().err
