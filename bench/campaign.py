@@ -124,13 +124,15 @@ def busy_loop(enabled: bool) -> Iterator[None]:
         proc.wait()
 
 
-def pytest_process(args: list[str], env: dict[str, str], log: Path) -> tuple[int, str, float]:
-    """Run ``pytest -q ARGS`` in the bench project; return exit code, output and wall time."""
+def pytest_process(
+    args: list[str], env: dict[str, str], log: Path, cwd: Path = PROJECT
+) -> tuple[int, str, float]:
+    """Run ``pytest -q ARGS`` in ``cwd``; return the exit code, the output and the wall time."""
     start = time.perf_counter()
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", *args],
-            cwd=PROJECT,
+            cwd=cwd,
             env=env,
             capture_output=True,
             text=True,
