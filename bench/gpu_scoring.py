@@ -12,9 +12,9 @@ Two scores per condition and history size:
   comparison. A window holds what ``gpuperf accept`` would take from its reports.
 
 The replay fills ``GateInput`` from the report (only the fields the installed
-plugin's ``GateInput`` has). It has no re-measure, and a gate that needs more than
-one test's history and this run's row (a spread pooled across tests) sees only what
-``GateInput`` carries: the in-run verdicts are the ones that decide the targets.
+plugin's ``GateInput`` has), with the between-run spread pooled over the window's
+tests as the plugin pools it over the baseline file. It has no re-measure: the
+in-run verdicts are the ones that decide the targets.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import dataclasses
 import json
 import math
 import statistics
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from pytest_gpuperf.store.baseline import load_baselines
 from pytest_gpuperf.store.saved_runs import RunReportError, baseline_entries, load_run
 from pytest_gpuperf.verdict.gate import GateInput, judge
 from pytest_gpuperf.verdict.history import History
+from pytest_gpuperf.verdict.spread_prior import SpreadPrior, pooled_priors
 
 DEFAULTS = {f.name: f.default for f in dataclasses.fields(Settings)}
 #: The gate the plugin applies when nothing chooses one: what the campaign measures.
@@ -85,11 +86,16 @@ def _saved(report: Path) -> dict[str, Any]:
 
 
 def offline_verdict(
-    row: dict[str, Any], history: History, mode: str, contention: float | None = None
+    row: dict[str, Any],
+    history: History,
+    mode: str,
+    contention: float | None = None,
+    priors: Mapping[str, SpreadPrior] | None = None,
 ) -> str:
     """The installed plugin's verdict on ``row`` against ``history`` under gate ``mode``.
 
-    ``contention`` is the limit the run had (``--gpuperf-contention``; None: the default).
+    ``contention`` is the limit the run had (``--gpuperf-contention``; None: the default);
+    ``priors`` the spreads pooled over the other tests of the same history window.
     """
     if "_kernel_time" not in row:
         device = row["device_times_s"]
@@ -110,6 +116,7 @@ def offline_verdict(
         "kernel_time": row["_kernel_time"],
         "kernel_clock": "events" if row["device_times_s"] else "wall",
         "mode": mode,
+        "priors": priors or {},
     }
     known = {f.name for f in dataclasses.fields(GateInput)}
     return str(judge(GateInput(**{k: v for k, v in values.items() if k in known})).verdict.value)
@@ -152,6 +159,7 @@ def pairs(scored: dict[str, Any], size: int, mode: str, conditions: list[str]) -
             t: History(tuple(run["entries"][t] for run in window if t in run["entries"]))
             for t in tests
         }
+        priors = pooled_priors(histories.values())
         for name in conditions:
             runs = [r for r in scored["runs"] if r["condition"] == name]
             if name == UNCHANGED:
@@ -163,7 +171,7 @@ def pairs(scored: dict[str, Any], size: int, mode: str, conditions: list[str]) -
                     history = histories.get(row["test_key"])
                     if history is None:
                         continue
-                    verdict = offline_verdict(row, history, mode, scored["contention"])
+                    verdict = offline_verdict(row, history, mode, scored["contention"], priors)
                     counts[name]["pairs"] += 1
                     counts[name]["flagged"] += verdict == "REGRESSED"
                     counts[name]["inconclusive"] += verdict == "inconclusive"
@@ -175,11 +183,13 @@ def summarize(scored: dict[str, Any], name: str, size: int) -> dict[str, Any]:
     runs = [r for r in scored["runs"] if r["condition"] == name and r["history"] == size]
     rows = [row for r in runs for row in r["rows"] or ()]
     history = scored["histories"].get(size, {})
+    priors = pooled_priors(history.values())
     per_test: dict[str, int] = {}
     for row in rows:
         per_test[row["test"]] = per_test.get(row["test"], 0) + (row["verdict"] == "REGRESSED")
     time_gate = sum(
-        offline_verdict(row, history[row["test_key"]], "time", scored["contention"]) == "REGRESSED"
+        offline_verdict(row, history[row["test_key"]], "time", scored["contention"], priors)
+        == "REGRESSED"
         for row in rows
         if row["test_key"] in history
     )
