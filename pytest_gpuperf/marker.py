@@ -20,8 +20,9 @@ MARKER_HELP = (
     "compare=None, min_speedup=None, tolerance=None, max_time=None, flush_l2=None, "
     "bytes=None, flops=None, sweep=None, gate=None, backends=None, max_memory=None): check "
     "the kernel timed by cuda_sync_timer against reference(*host_inputs) and, under "
-    "--gpuperf, gate its speedup over it (gate='time' gates the kernel's own median, "
-    "gate='both' both); backends=('numpy', 'numba') runs the test on those backends only"
+    "--gpuperf, gate it (by default a GPU kernel on its CUDA-event time, a CPU kernel on "
+    "its speedup; gate='speedup', 'time' or 'both' choose); backends=('numpy', 'numba') "
+    "runs the test on those backends only"
 )
 
 
