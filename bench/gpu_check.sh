@@ -14,7 +14,7 @@
 #   the example project, from this checkout: with network, with their dependencies;
 #   without (the package index does not answer within 5 s), offline and without them,
 #   and if pip cannot build them so, linked into the venv (bench/gpucheck/link_checkout.py).
-# Then bench/gpu_check.py runs the steps within its budget (GPU_CHECK_BUDGET, 450 s) and
+# Then bench/gpu_check.py runs the steps within its budget (GPU_CHECK_BUDGET, 470 s) and
 # writes bench/GPU_RESULTS.md ($OUT/GPU_RESULTS.md when $OUT is set).
 # Extra arguments go to bench/gpu_check.py (--no-gpu, --quick, --budget).
 set -uo pipefail
@@ -45,7 +45,13 @@ make_venv() {
         note "$venv: exists, reused"
         return 0
     fi
-    "$base" -m venv --system-site-packages "$venv" || return 1
+    if ! "$base" -m venv --system-site-packages "$venv" >/dev/null 2>&1; then
+        # No ensurepip (a Debian python3 without python3-venv): a venv without pip of its
+        # own, which runs the pip of the python3 it sits on.
+        rm -rf "$venv"
+        "$base" -m venv --system-site-packages --without-pip "$venv" || return 1
+        note "$venv: made without pip of its own (no ensurepip); it uses $base's pip"
+    fi
     # A python3 that lives in a venv (as on many GPU images) has its packages there, not
     # in the "system" ones the new venv sees: add them behind the new venv's own.
     "$base" - "$venv/bin/python" <<'EOF' | tee -a "$NOTES"
@@ -61,6 +67,17 @@ if sys.prefix != sys.base_prefix:
     print(f"the venv sees {sys.executable}'s own venv too: {', '.join(paths)}")
 EOF
     note "$venv: created on top of $base"
+}
+
+install_wheels() {
+    local wheels="${GPU_CHECK_WHEELS:-.whl}"
+    compgen -G "$wheels/*.whl" >/dev/null || return 0
+    if timeout 180 "$PY" -m pip install -q --no-index --no-deps "$wheels"/*.whl; then
+        note "installed from $wheels, offline, without dependencies: $(cd "$wheels" && echo *.whl)"
+    else
+        note "could not install the wheels in $wheels"
+        FAILED=1
+    fi
 }
 
 install_checkout() {
@@ -100,24 +117,20 @@ if [ -n "${GPU_CHECK_PYTHON:-}" ]; then
     note "$PY: $("$PY" "$VERSIONS" 2>&1)"
     note "outcome: skipped"
 else
-    VENV="${GPU_CHECK_VENV:-.venv-gpu}"
+    VENV="${GPU_CHECK_VENV:-.venv-gpu}" BASE="${GPU_CHECK_BASE_PYTHON:-python3}"
     if make_venv "$VENV"; then
         PY="$VENV/bin/python"
-        WHEELS="${GPU_CHECK_WHEELS:-.whl}"
-        if compgen -G "$WHEELS/*.whl" >/dev/null; then
-            if timeout 180 "$PY" -m pip install -q --no-index --no-deps "$WHEELS"/*.whl; then
-                note "installed from $WHEELS, offline, without dependencies:" \
-                    "$(cd "$WHEELS" && echo *.whl)"
-            else
-                note "could not install the wheels in $WHEELS"
-                FAILED=1
-            fi
-        fi
-        install_checkout
+    elif "$BASE" -c 'import sys; sys.exit(sys.prefix == sys.base_prefix)'; then
+        PY="$BASE"
+        note "cannot create $VENV: installing into the venv of $BASE instead"
     else
-        note "cannot create $VENV with ${GPU_CHECK_BASE_PYTHON:-python3}"
-        PY="${GPU_CHECK_BASE_PYTHON:-python3}"
+        PY="$BASE"
+        note "cannot create $VENV with $BASE, which is no venv to install into either"
         FAILED=1
+    fi
+    if [ "$FAILED" = 0 ]; then
+        install_wheels
+        install_checkout
     fi
 fi
 # The plugin must be installed as a distribution: pytest finds it by its entry point.
@@ -143,6 +156,6 @@ fi
 echo "== nvidia-smi"
 if command -v nvidia-smi >/dev/null; then timeout 20 nvidia-smi; else echo "(no nvidia-smi)"; fi
 
-echo "== checks (within ${GPU_CHECK_BUDGET:-450} s)"
-GPU_CHECK_INSTALL_NOTES="$NOTES" timeout $((${GPU_CHECK_BUDGET:-450} + 120)) \
-    "$PY" bench/gpu_check.py --budget "${GPU_CHECK_BUDGET:-450}" "$@"
+echo "== checks (within ${GPU_CHECK_BUDGET:-470} s)"
+GPU_CHECK_INSTALL_NOTES="$NOTES" timeout $((${GPU_CHECK_BUDGET:-470} + 120)) \
+    "$PY" bench/gpu_check.py --budget "${GPU_CHECK_BUDGET:-470}" "$@"

@@ -10,8 +10,15 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fakeclock_plugin import FakeClock
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 sys.path.insert(0, str(BENCH))  # the gpucheck package, as gpu_check.py imports it
@@ -274,3 +281,88 @@ def test_the_results_file_is_written_whole(tmp_path: Path) -> None:
     target = results.write("# text\n", tmp_path / "out")
     assert target.read_text() == "# text\n"
     assert sorted(p.name for p in target.parent.iterdir()) == ["GPU_RESULTS.md"]
+
+
+# -- the comparison's child, on a fake CuPy ---------------------------------------------
+
+
+class _FakeArray:
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+
+    def __matmul__(self, other: object) -> _FakeArray:
+        self.clock.advance(2_000_000)  # a 2 ms matmul
+        return self
+
+
+def _fake_cupy(clock: FakeClock) -> tuple[ModuleType, ModuleType]:
+    """CuPy and cupyx.profiler as far as the comparison uses them, on the fake clock.
+
+    A kernel is done when it returns; an event records the clock; cupyx's benchmark
+    times each call between two events, as the real one does.
+    """
+
+    class Event:
+        def record(self, stream: object = None) -> None:
+            self.at = clock.now
+
+        def synchronize(self) -> None:
+            pass
+
+    def kernel(ns: int) -> Callable[..., _FakeArray]:
+        def run(*args: object) -> _FakeArray:
+            clock.advance(ns)
+            return _FakeArray(clock)
+
+        return run
+
+    stream = SimpleNamespace(synchronize=lambda: None)
+    cupy = ModuleType("cupy")
+    cupy.float32 = "float32"  # type: ignore[attr-defined]
+    cupy.random = SimpleNamespace(random=lambda shape, dtype: _FakeArray(clock))  # type: ignore[attr-defined]
+    cupy.add = kernel(300_000)  # type: ignore[attr-defined]
+    cupy.sum = kernel(70_000)  # type: ignore[attr-defined]
+    cupy.cuda = SimpleNamespace(  # type: ignore[attr-defined]
+        Event=Event,
+        get_current_stream=lambda: stream,
+        get_elapsed_time=lambda start, end: (end.at - start.at) / 1e6,
+    )
+
+    def benchmark(
+        func: Callable[[], object], *, n_repeat: int, n_warmup: int, max_duration: float
+    ) -> SimpleNamespace:
+        gpu, cpu = [], []
+        for _ in range(n_repeat):
+            begin = clock.now
+            func()
+            gpu.append((clock.now - begin) * 1e-9)
+            cpu.append((clock.now - begin) * 1e-9)
+        return SimpleNamespace(gpu_times=[gpu], cpu_times=cpu)
+
+    profiler = ModuleType("cupyx.profiler")
+    profiler.benchmark = benchmark  # type: ignore[attr-defined]
+    cupyx = ModuleType("cupyx")
+    cupyx.profiler = profiler  # type: ignore[attr-defined]
+    return cupy, cupyx
+
+
+def test_the_comparison_child_measures_each_kernel_both_ways(
+    fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cupy, cupyx = _fake_cupy(fake_clock)
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    monkeypatch.setitem(sys.modules, "cupyx", cupyx)
+    monkeypatch.setitem(sys.modules, "cupyx.profiler", cupyx.profiler)  # type: ignore[attr-defined]
+    measured = timing.measure()
+    assert [m["kernel"] for m in measured] == [
+        "add, 67,108,864 float32",
+        "sum, 67,108,864 float32",
+        "matmul, 4096x4096 float32",
+    ]
+    add = measured[0]
+    assert add["ours_batch_s"] == pytest.approx(300e-6)
+    assert add["ours_isolated_s"] == pytest.approx(300e-6)
+    assert add["cupyx_gpu_s"] == pytest.approx(300e-6)
+    assert measured[2]["ours_isolated_s"] == pytest.approx(2e-3)
+    assert all(r["agrees"] for r in timing.comparison_rows(measured))
+    json.dumps(measured)  # what the child prints

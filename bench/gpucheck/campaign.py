@@ -208,7 +208,7 @@ def campaign_step(ctx: Context, budget: Budget, keep: float) -> Step:
     env = ctx.env
     setup = ON_GPU if ctx.gpu else QUICK_STAND_IN if ctx.quick else STAND_IN
     name = f"planted-slowdown campaign ({setup.label})"
-    limit = budget.limit(180, keep=keep)
+    limit = budget.limit(150, keep=keep)
     if limit < 45:
         return out_of_time(name, 45, budget)
     deadline = time.monotonic() + limit
