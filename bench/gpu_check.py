@@ -16,6 +16,9 @@ skipped, and said to be, when there is none (the doctor decides);
 ``--no-gpu`` runs the CPU-only form that the tests use (the example on the
 simulator, the campaign as a tiny CPU stand-in). It writes ``GPU_RESULTS.md``
 into ``$OUT`` when that is set, else into ``bench/``, and exits 1 when a step failed.
+The raw material goes beside it in ``$OUT``, else into ``bench/out/gpu-check/``: the
+example's JSON report, the campaign's runs (``campaign-reports.tar.gz``) and every
+step's whole output (``step-logs.tar.gz``).
 """
 
 from __future__ import annotations
@@ -94,9 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(doctor)
         print(f"== {doctor.name}: {doctor.outcome}: {doctor.summary}", flush=True)
     gpu = not args.no_gpu and project_steps.has_gpu(report, env)
-    with tempfile.TemporaryDirectory(prefix="gpu-check-") as work:
-        steps += run_steps(Context(env, gpu, args.quick, Path(work)), budget, args.steps)
     out = os.environ.get("OUT")
+    keep = Path(out) if out else ROOT / "bench" / "out" / "gpu-check"
+    keep.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="gpu-check-") as work:
+        ctx = Context(env, gpu, args.quick, Path(work), keep)
+        steps += run_steps(ctx, budget, args.steps)
+        ctx.pack_logs()
     text = results.render(steps, gpu, time.monotonic() - start, args.budget)
     target = results.write(text, Path(out) if out else ROOT / "bench")
     print(text)

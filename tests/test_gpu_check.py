@@ -14,6 +14,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 from types import ModuleType
@@ -74,7 +75,16 @@ def test_the_script_without_a_gpu_writes_what_it_ran_and_skipped(tmp_path: Path)
     for condition in ("unchanged", "+20%", "+50%"):
         assert f"| {condition} | numba | 1 | " in text
         assert f"{condition}: REGRESSED under " in text
+    assert "Every run's JSON report: campaign-reports.tar.gz." in text
     assert not (BENCH / "GPU_RESULTS.md.tmp").exists()
+    # the raw material beside the results: the example's report, the campaign's, the logs
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == ["GPU_RESULTS.md", "campaign-reports.tar.gz", "example.json", "step-logs.tar.gz"]
+    with tarfile.open(tmp_path / "campaign-reports.tar.gz") as archive:
+        names = sorted(Path(n).name for n in archive.getnames() if n.endswith(".json"))
+    assert names == [f"round-1-{c}.json" for c in ("20", "50", "unchanged")] + ["saved-0.json"]
+    with tarfile.open(tmp_path / "step-logs.tar.gz") as archive:
+        assert [Path(n).name for n in archive.getnames() if n.endswith(".log")] == ["example.log"]
 
 
 def _wheel(folder: Path, name: str, version: str, module: str) -> Path:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,7 +138,10 @@ def table(judged: list[Judged]) -> list[str]:
     keys: dict[tuple[str, str, int], dict[str, Judged]] = {}
     for j in judged:
         keys.setdefault((j.condition, j.row.backend, j.round), {})[j.row.test] = j
-    for (condition, backend, index), by_test in keys.items():
+    order = [name for name, _ in CONDITIONS]
+    for (condition, backend, index), by_test in sorted(
+        keys.items(), key=lambda item: (order.index(item[0][0]), item[0][1], item[0][2])
+    ):
         cells = []
         for test in GATES:
             j = by_test.get(test)
@@ -255,6 +259,8 @@ def campaign_step(ctx: Context, budget: Budget, keep: float) -> Step:
         *caught(judged),
     ]
     seconds = limit - (deadline - time.monotonic())
+    archive = shutil.make_archive(str(ctx.keep / "campaign-reports"), "gztar", folder)
+    lines.append(f"\nEvery run's JSON report: {Path(archive).name}.")
     if not setup.judged:
         summary = f"{rounds} round(s) ran; verdicts not judged (no GPU)"
         return Step(name, "ok", summary, lines, seconds, markdown=True)

@@ -160,6 +160,7 @@ def broken_library_step(ctx: Context, budget: Budget, keep: float) -> Step:
         env=broken_env,
         timeout=limit,
     )
+    ctx.save_log("fault-broken-library", done)
     return judge_broken_library(name, probe.output, done.status, done.output, done.seconds)
 
 
@@ -174,8 +175,9 @@ def judge_broken_library(
         broken = list(report.get("broken", []))
         lines = [
             f"{c['name']}: {c['status']}: {c['detail']}"
+            + (f"; fix: {c['fix']}" if c.get("fix") else "")
             for c in report.get("backends", [])
-            if c["name"] in ("numba_cuda", "cupy")
+            if c["status"] != "ok" or c["name"] in ("numba_cuda", "cupy")
         ]
     except (ValueError, KeyError, TypeError):
         broken, lines = [], key_lines(output, FAULT_LINES)
@@ -198,6 +200,7 @@ def sticky_error_step(ctx: Context, budget: Budget, keep: float) -> Step:
     folder = _project(ctx.work, "sticky", STICKY_TESTS)
     cmd = [*_pytest(), "--gpuperf-backends=numba_cuda"]
     done = run(cmd, cwd=folder, env=ctx.env, timeout=limit)
+    ctx.save_log("fault-sticky-error", done)
     return judge_sticky_error(name, done.exit_text(), done.status, done.output, done.seconds)
 
 
@@ -243,6 +246,7 @@ def oversized_step(ctx: Context, budget: Budget, keep: float) -> Step:
         timeout=limit,
         oom_first=True,
     )
+    ctx.save_log("fault-oversized", done)
     return judge_oversized(name, done.exit_text(), done.status, done.output, done.seconds)
 
 
@@ -250,7 +254,7 @@ def judge_oversized(
     name: str, exit_text: str, status: int, output: str, seconds: float | None = None
 ) -> Step:
     """ok when pytest itself ended (exit 1) with an out-of-memory failure naming the sizes."""
-    oom = re.search(r"out of (device|host) memory|DeviceOutOfMemory", output) is not None
+    oom = re.search(r"OutOfMemory|(device|host) memory", output) is not None
     ok = status == 1 and oom
     summary = (
         f"{exit_text}; out-of-memory failure reported: {'yes' if oom else 'no'} "

@@ -109,7 +109,11 @@ def example_step(ctx: Context, budget: Budget, keep: float) -> Step:
     if ctx.quick:
         cmd += ["--gpuperf-max-time=50ms", "tests/test_elementwise.py"]
     done = run(cmd, cwd=ROOT / "example_project", env=example_env(ctx.env, gpu), timeout=limit)
-    lines = _report_rows(report) if report.is_file() else []
+    ctx.save_log("example", done)
+    lines = []
+    if report.is_file():
+        lines = _report_rows(report)
+        shutil.copyfile(report, ctx.keep / "example.json")
     lines += key_lines(done.output, PYTEST_LINES + r"|^SKIPPED", limit=40)
     outcome = "ok" if done.status == 0 else "FAILED"
     return Step(name, outcome, f"{done.exit_text()}: {last_line(done.output)}", lines, done.seconds)
@@ -165,6 +169,7 @@ def suite_step(ctx: Context, budget: Budget, keep: float) -> Step:
         return out_of_time(name, 60, budget)
     cmd = [PYTHON, "-m", "pytest", "-n", str(workers), "-q", "-rfE", "-p", "no:cacheprovider"]
     done = run(cmd, cwd=ROOT, env=ctx.env, timeout=limit)
+    ctx.save_log("suite", done)
     lines = key_lines(done.output, PYTEST_LINES, limit=60)
     if done.timed_out:
         lines.insert(0, progress_text(done.output))

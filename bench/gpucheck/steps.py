@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,12 +41,31 @@ class Step:
 
 @dataclass(frozen=True)
 class Context:
-    """What every step is run with: the environment, whether there is a GPU, a scratch folder."""
+    """What every step is run with: the environment, whether there is a GPU, two folders.
+
+    ``work`` is scratch, removed at the end; ``keep`` receives the raw reports worth
+    reading later (``$OUT``, else ``bench/out/gpu-check``).
+    """
 
     env: dict[str, str]
     gpu: bool
     quick: bool
     work: Path
+    keep: Path
+
+    def save_log(self, name: str, finished: Finished) -> None:
+        """Keep a command's whole output, for ``step-logs.tar.gz`` (see :func:`pack_logs`)."""
+        folder = self.work / "logs"
+        folder.mkdir(exist_ok=True)
+        header = f"# {finished.exit_text()} after {finished.seconds:.1f} s\n"
+        (folder / f"{name}.log").write_text(header + finished.output, encoding="utf-8")
+
+    def pack_logs(self) -> Path | None:
+        """The saved outputs as ``step-logs.tar.gz`` in ``keep``; None when there are none."""
+        folder = self.work / "logs"
+        if not folder.is_dir():
+            return None
+        return Path(shutil.make_archive(str(self.keep / "step-logs"), "gztar", folder))
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,7 @@ def compare_step(ctx: Context, budget: Budget, keep: float) -> Step:
     if limit < 20:
         return out_of_time(NAME, 20, budget)
     done = run([PYTHON, "-m", "gpucheck.timing"], cwd=ROOT, env=module_env(ctx.env), timeout=limit)
+    ctx.save_log("compare", done)
     try:
         out = done.output
         measured = json.loads(out[out.index("[") : out.rindex("]") + 1])
