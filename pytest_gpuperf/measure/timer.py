@@ -83,13 +83,10 @@ def flush_buffer_bytes(l2_bytes: int | None) -> int:
 
 
 class SampleTimes(NamedTuple):
-    """One sample's per-call times in ns; the device ones are None without a device timer."""
+    """One sample's per-call ns: wall, batch GPU (``device``), isolated GPU (None: no events)."""
 
-    #: Host clock over the sample's synchronized calls.
     wall: float
-    #: Batch GPU time: CUDA events around the sample's queued launches, back to back.
     device: float | None
-    #: Isolated GPU time: CUDA events around one launch on an idle GPU.
     isolated: float | None
 
 
