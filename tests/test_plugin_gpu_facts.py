@@ -37,6 +37,7 @@ CONFTEST = """
 
         def start(self):
             self.began = clock().now
+            advance(500)  # the GPU is idle at the start event: the first launch comes later
 
         def stop(self):
             return float(clock().now - self.began)
@@ -153,9 +154,9 @@ def test_gpu_time_clocks_and_memory_reach_every_report(project: pytest.Pytester)
     result.stdout.fnmatch_lines(
         [
             "gpu time:",
-            "*test*backend*wall/call*GPU/call*launch+sync*clocks*",
-            "*test_facts.py::test_add*fakegpu*2.01 us*1 us*1.01 us*SM 1980/1980 MHz, 45 C*",
-            "*the speedup and its gate use the wall time*",
+            "*test*backend*wall/call*GPU batch*GPU isolated*launch+sync*clocks*",
+            "*test_facts.py::test_add*fakegpu*2.01 us*1.01 us*1.5 us*1.01 us*SM 1980/1980 MHz*",
+            "*the speedup uses the wall time*GPU batch is from CUDA events around queued*",
             "memory (peak of one call):",
             "*test_facts.py::test_add*fakegpu*3 MiB*",
             "*device: fake pool*",
@@ -165,10 +166,16 @@ def test_gpu_time_clocks_and_memory_reach_every_report(project: pytest.Pytester)
     gpu_time = info["gpu_time"]
     assert isinstance(gpu_time, dict)
     assert gpu_time["gate_uses"] == "wall"
-    assert gpu_time["median_s"] == pytest.approx(1e-6)  # events around queued launches
-    # a sync per call, and one more per batch of 67
+    # events around 67 queued launches: the idle GPU's 0.5 us once per batch
+    assert gpu_time["median_s"] == pytest.approx((500 + 67_000) / 67 * 1e-9)
+    # events around one call: the 0.5 us every time
+    assert gpu_time["isolated_median_s"] == pytest.approx(1.5e-6)
+    device_times = info["device_times_s"]
+    assert isinstance(device_times, list)
+    assert gpu_time["isolated_times_s"] == [pytest.approx(1.5e-6)] * len(device_times)
+    # a sync per call, and one more per batch of 67; the events are outside this clock
     assert gpu_time["wall_median_s"] == pytest.approx(2.015e-6, rel=1e-3)
-    assert gpu_time["launch_overhead_s"] == pytest.approx(1.015e-6, rel=1e-3)
+    assert gpu_time["launch_overhead_s"] == pytest.approx(1.0075e-6, rel=1e-3)
     clocks = info["clocks"]
     assert isinstance(clocks, dict)
     assert clocks["throttled"] is False
@@ -182,6 +189,9 @@ def test_gpu_time_clocks_and_memory_reach_every_report(project: pytest.Pytester)
     assert machine["gpuperf"]["machine"]["clocks_locked"] is False
     markdown = (project.path / "run.md").read_text()
     assert "### GPU time" in markdown
+    assert "| test | backend | wall/call | GPU batch | GPU isolated | launch+sync |" in markdown
+    row = "| `test_facts.py::test_add` | fakegpu | 2.01 us | 1.01 us | 1.5 us | 1.01 us |"
+    assert row in markdown
     assert "### Memory (peak of one call)" in markdown
     assert "| `test_facts.py::test_add` | fakegpu | 3 MiB |" in markdown
 

@@ -333,9 +333,87 @@ def test_device_part_times_queued_launches_apart_from_the_wall_part(clock: FakeC
         device_timer=LoggingTimer(clock, log),
         launch=launch,
     )
-    wall, device = side.sample(3)
-    assert log == ["call", "call", "call", "sync", "start", "launch", "launch", "launch", "stop"]
+    wall, device, _ = side.sample(3)
+    assert log[:9] == ["call", "call", "call", "sync", "start", "launch", "stop", "start", "launch"]
+    assert log[9:] == ["launch", "launch", "stop"]
     assert (wall, device) == (1_500.0, 1_000.0)
+
+
+class IdleGpuTimer(LoggingTimer):
+    """Events on a GPU that is idle at ``start``: the first launch after it waits 300 ns.
+
+    That wait stands for the host's launch latency (and, for a call of several
+    kernels, the gaps between them), which queued launches hide.
+    """
+
+    def __init__(self, clock: FakeClock, log: list[str]) -> None:
+        super().__init__(clock, log)
+        self.idle = False
+
+    def start(self) -> None:
+        super().start()
+        self.idle = True
+
+    def launch(self) -> None:
+        self.log.append("launch")
+        self.clock.advance(1_000 + (300 if self.idle else 0))
+        self.idle = False
+
+
+def test_isolated_time_is_one_call_on_an_idle_gpu_after_the_wall_part(clock: FakeClock) -> None:
+    log: list[str] = []
+    events = IdleGpuTimer(clock, log)
+    side = TimedCall(
+        Side(clock, "call", 1_500, log),
+        synchronize=lambda: log.append("sync"),
+        device_timer=events,
+        launch=events.launch,
+    )
+    times = side.sample(3)
+    assert log == [
+        *("call", "call", "call", "sync"),  # the wall part: its clock holds no event
+        *("start", "launch", "stop"),  # isolated: one call, the GPU idle after the sync
+        *("start", "launch", "launch", "launch", "stop"),  # batch: queued, back to back
+    ]
+    assert times.wall == 1_500.0
+    assert times.isolated == 1_300.0  # the launch latency, once per call
+    assert times.device == 1_100.0  # the same latency, shared by the batch
+
+
+def test_a_one_call_sample_reuses_its_batch_part_as_the_isolated_time(clock: FakeClock) -> None:
+    log: list[str] = []
+    events = IdleGpuTimer(clock, log)
+    side = TimedCall(
+        Side(clock, "call", 1_500, log),
+        synchronize=lambda: log.append("sync"),
+        device_timer=events,
+        launch=events.launch,
+    )
+    assert side.sample(1) == (1_500.0, 1_300.0, 1_300.0)
+    assert log == ["call", "sync", "start", "launch", "stop"]  # no extra call
+
+
+def test_samples_hold_one_isolated_time_per_sample(clock: FakeClock) -> None:
+    log: list[str] = []
+    events = IdleGpuTimer(clock, log)
+    side = TimedCall(Side(clock, "call", 1_500, log), device_timer=events, launch=events.launch)
+    samples, _ = measure_single(side, _config(min_sample_time=5e-6))
+    assert samples.batch == 4
+    assert samples.isolated_ns is not None
+    assert samples.device_ns is not None
+    assert len(samples.isolated_ns) == len(samples.device_ns) == len(samples.wall_ns)
+    assert set(samples.isolated_ns) == {1_300.0}
+    assert set(samples.device_ns) == {1_075.0}
+    assert set(samples.wall_ns) == {1_500.0}
+    isolated = samples.isolated_summary()
+    assert isolated is not None
+    assert isolated.median == pytest.approx(1.3e-6)
+
+
+def test_host_sides_have_no_isolated_time(clock: FakeClock) -> None:
+    samples, _ = measure_single(TimedCall(_side(clock, 1_000)), _config())
+    assert samples.isolated_ns is None
+    assert samples.isolated_summary() is None
 
 
 def test_cold_cache_flushes_before_each_part(clock: FakeClock) -> None:
@@ -346,8 +424,9 @@ def test_cold_cache_flushes_before_each_part(clock: FakeClock) -> None:
         flush=lambda: (log.append("flush"), clock.advance(50_000)),  # type: ignore[func-returns-value]
         launch=Side(clock, "launch", 800, log),
     )
-    wall, device = side.sample(1)
+    wall, device, isolated = side.sample(1)
     assert log == ["flush", "call", "flush", "start", "launch", "stop"]
+    assert isolated == device
     assert (wall, device) == (1_000.0, 800.0)
 
 
@@ -363,7 +442,7 @@ def test_the_throttle_watch_runs_after_each_recorded_sample_only(clock: FakeCloc
 def test_cpu_sides_call_only_the_kernel(clock: FakeClock) -> None:
     log: list[str] = []
     side = TimedCall(Side(clock, "call", 1_000, log), launch=Side(clock, "launch", 1, log))
-    assert side.sample(2) == (1_000.0, None)
+    assert side.sample(2) == (1_000.0, None, None)
     assert log == ["call", "call"]
 
 

@@ -52,8 +52,22 @@ class Measurement:
 
     @property
     def device_median(self) -> float | None:
-        """Median GPU time per call from CUDA events around queued launches (None off a GPU)."""
+        """Median batch GPU time per call: CUDA events around queued launches (None off a GPU).
+
+        The kernels' own time back to back; where a gate judges device time, it is this one.
+        """
         stats = self.device_stats
+        return stats.median if stats else None
+
+    @property
+    def isolated_stats(self) -> Summary | None:
+        """Statistics of the isolated GPU times: CUDA events around one call on an idle GPU."""
+        return self.kernel.isolated_summary() if self.kernel else None
+
+    @property
+    def isolated_median(self) -> float | None:
+        """Median isolated GPU time per call, as ``cupyx.profiler.benchmark`` reports it."""
+        stats = self.isolated_stats
         return stats.median if stats else None
 
     @property

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, NamedTuple, final
 
 from pytest_gpuperf.measure.statistics import (
     RatioEstimate,
@@ -82,18 +82,31 @@ def flush_buffer_bytes(l2_bytes: int | None) -> int:
     return max(MIN_FLUSH_BYTES, FLUSH_L2_MULTIPLE * int(l2_bytes or 0))
 
 
+class SampleTimes(NamedTuple):
+    """One sample's per-call ns: wall, batch GPU (``device``), isolated GPU (None: no events)."""
+
+    wall: float
+    device: float | None
+    isolated: float | None
+
+
 @final
 class TimedCall:
     """One side of a measurement: a callable, how to wait for it, how to time it on device.
 
-    With a ``device_timer`` each sample has two parts. The wall part times
-    ``batch`` calls of ``call`` (each synchronized) on the host clock, as on the
-    CPU. The device part then records CUDA events around ``batch`` queued calls
-    of ``launch`` (no synchronize between them, one at the end), so the events
-    time the kernels back to back, without the launch and sync-wake-up gaps; the
-    difference of the two per-call times is the launch overhead. ``prepare``
-    (restoring inputs) and ``flush`` run before each part, outside both timings,
-    and ``watch`` after each recorded sample (the throttle check).
+    With a ``device_timer`` each sample has more than the wall part, which times
+    ``batch`` calls of ``call`` (each synchronized) on the host clock, as on the CPU:
+    - *batch* GPU time: CUDA events around ``batch`` queued calls of ``launch`` (one
+      synchronize at the end), the kernels back to back without launch and
+      sync-wake-up gaps; wall minus batch is the launch overhead;
+    - *isolated* GPU time: events around one ``launch`` on an idle GPU, as
+      ``cupyx.profiler.benchmark`` times each call; it adds the launch latency
+      after the start event and the gaps between the kernels of one call. With
+      ``batch == 1`` the batch part is exactly that (the wall part's synchronize
+      left the GPU idle) and is reused; else one more call, after the wall part,
+      is timed so. Events inside the wall part would add their host cost to it.
+    ``prepare`` (restoring inputs) and ``flush`` run before each part, outside all
+    timings, and ``watch`` after each recorded sample (the throttle check).
     """
 
     def __init__(
@@ -126,17 +139,13 @@ class TimedCall:
             self._synchronize()
         return result, (now_ns() - start) * _NS
 
-    def sample(self, batch: int) -> tuple[float, float | None]:
-        """Time ``batch`` back-to-back calls; return per-call wall and device ns.
+    def sample(self, batch: int) -> SampleTimes:
+        """Time ``batch`` calls; return the per-call wall, batch and isolated GPU ns.
 
-        ``prepare`` (restoring inputs) and ``flush`` run before the clock starts. A
-        call that raises becomes :class:`CallFailed`, naming this side and the sample.
+        A call that raises becomes :class:`CallFailed`, naming this side and the sample.
         """
         self.samples_taken += 1
-        if self._prepare is not None:
-            self._prepare()
-        if self._flush is not None:
-            self._flush()
+        self._before_part()
         call, clock = self.call, host_clock_ns
         start = clock()
         try:
@@ -149,19 +158,29 @@ class TimedCall:
         wall = (clock() - start) / batch
         timer = self._device_timer
         if timer is None:
-            return wall, None
+            return SampleTimes(wall, None, None)
+        isolated = self._timed_launches(timer, 1) if batch > 1 else None
+        device = self._timed_launches(timer, batch)
+        return SampleTimes(wall, device, device if isolated is None else isolated)
+
+    def _before_part(self) -> None:
+        """Restore the inputs and flush the L2 (when asked), outside every timing."""
         if self._prepare is not None:
             self._prepare()
         if self._flush is not None:
             self._flush()
+
+    def _timed_launches(self, timer: DeviceTimer, count: int) -> float:
+        """Per-call device ns of ``count`` queued launches between one pair of events."""
+        self._before_part()
         launch = self._launch
         timer.start()
         try:
-            for _ in range(batch):
+            for _ in range(count):
                 launch()
         except Exception as exc:
             raise CallFailed(self.side, self.samples_taken, exc) from exc
-        return wall, timer.stop() / batch
+        return timer.stop() / count
 
     def after_sample(self) -> None:
         """Run the throttle check of a recorded sample, when there is one."""
@@ -172,19 +191,28 @@ class TimedCall:
 @final
 @dataclass(frozen=True)
 class Samples:
-    """Per-call times of one side, in nanoseconds, and the batch size used."""
+    """Per-call times of one side, in nanoseconds, and the batch size used.
+
+    ``device_ns`` holds the batch GPU times (events around queued launches) and
+    ``isolated_ns`` the isolated ones (events around one call), one per sample each.
+    """
 
     wall_ns: tuple[float, ...]
     device_ns: tuple[float, ...] | None
     batch: int
+    isolated_ns: tuple[float, ...] | None = None
 
     def summary(self) -> Summary:
         """Statistics of the per-call wall times, in seconds."""
         return summarize([ns * _NS for ns in self.wall_ns])
 
     def device_summary(self) -> Summary | None:
-        """Statistics of the per-call device times, in seconds, when events were used."""
+        """Statistics of the per-call batch GPU times, in seconds, when events were used."""
         return summarize([ns * _NS for ns in self.device_ns]) if self.device_ns else None
+
+    def isolated_summary(self) -> Summary | None:
+        """Statistics of the isolated GPU times (one call each), in seconds, when measured."""
+        return summarize([ns * _NS for ns in self.isolated_ns]) if self.isolated_ns else None
 
 
 @final
@@ -210,26 +238,30 @@ class _Recorder:
         self.batch = batch
         self.wall: list[float] = []
         self.device: list[float] = []
+        self.isolated: list[float] = []
         self.has_device = True
 
     def take(self, count: int) -> float:
         """Take ``count`` samples; return the median per-call wall ns among them."""
         taken = []
         for _ in range(count):
-            wall, device = self.side.sample(self.batch)
+            wall, device, isolated = self.side.sample(self.batch)
             self.side.after_sample()
             taken.append(max(wall, 1e-3))
             if device is None:
                 self.has_device = False
             else:
                 self.device.append(device)
+            if isolated is not None:
+                self.isolated.append(isolated)
         self.wall.extend(taken)
         taken.sort()
         return taken[len(taken) // 2]
 
     def samples(self) -> Samples:
         device = tuple(self.device) if self.has_device and self.device else None
-        return Samples(tuple(self.wall), device, self.batch)
+        isolated = tuple(self.isolated) if device is not None and self.isolated else None
+        return Samples(tuple(self.wall), device, self.batch, isolated)
 
 
 def _calibrate(side: TimedCall, config: TimerConfig, estimate_s: float) -> tuple[int, float]:
@@ -244,7 +276,7 @@ def _calibrate(side: TimedCall, config: TimerConfig, estimate_s: float) -> tuple
         deadline = now_ns() + warmup / _NS
         per_call = math.inf
         while True:
-            wall, _ = side.sample(1)
+            wall = side.sample(1).wall
             per_call = min(per_call, wall * _NS)
             if now_ns() >= deadline:
                 break

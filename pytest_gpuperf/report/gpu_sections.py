@@ -20,9 +20,11 @@ if TYPE_CHECKING:
 
 #: Which time the speedup and the gate use, said under the GPU-time table.
 GATE_TIME_NOTE = (
-    "the speedup and its gate use the wall time (host clock, one device synchronize per "
-    "call); GPU time is from CUDA events around queued launches, and launch+sync is their "
-    "difference"
+    "the speedup uses the wall time (host clock, one device synchronize per call); GPU batch "
+    "is from CUDA events around queued launches, back to back: the device time that the gate "
+    "judges; launch+sync is wall minus batch; GPU isolated is from events around one call on "
+    "an idle GPU, as cupyx.profiler.benchmark reports it: it adds the launch latency and the "
+    "gaps between one call's kernels"
 )
 
 
@@ -35,6 +37,7 @@ class GpuTimeRow:
     backend: str
     wall: str
     gpu: str
+    isolated: str
     launch: str
     clocks: str
 
@@ -77,6 +80,7 @@ def gpu_time_rows(records: Sequence[KernelRecord]) -> list[GpuTimeRow]:
             r.backend,
             format_seconds(m.median),
             format_seconds(m.device_median),
+            format_seconds(m.isolated_median),
             format_seconds(m.launch_overhead),
             clocks_text(m),
         )
@@ -128,13 +132,15 @@ def _table(header: Sequence[str], cells: Sequence[Sequence[str]]) -> list[str]:
     ]
 
 
-GPU_TIME_HEADER = ("test", "backend", "wall/call", "GPU/call", "launch+sync", "clocks")
+GPU_TIME_HEADER = (
+    "test", "backend", "wall/call", "GPU batch", "GPU isolated", "launch+sync", "clocks",
+)  # fmt: skip
 MEMORY_HEADER = ("test", "backend", "device peak", "host peak")
 
 
 def gpu_time_cells(row: GpuTimeRow) -> tuple[str, ...]:
     """A GPU-time row's cells, in header order."""
-    return (row.test, row.backend, row.wall, row.gpu, row.launch, row.clocks)
+    return (row.test, row.backend, row.wall, row.gpu, row.isolated, row.launch, row.clocks)
 
 
 def memory_cells(row: MemoryRow) -> tuple[str, ...]:
@@ -173,11 +179,15 @@ def gpu_json(m: Measurement) -> dict[str, Any]:
     """``extra_info.gpuperf`` fields: ``gpu_time``, ``clocks`` and ``memory`` (null when absent)."""
     gpu_time = None
     if m.device_median is not None:
+        isolated = m.kernel.isolated_ns if m.kernel is not None else None
         gpu_time = {
             "median_s": m.device_median,
             "wall_median_s": m.median,
             "launch_overhead_s": m.launch_overhead,
             "source": "CUDA events around a batch of queued launches, one synchronize",
+            "isolated_median_s": m.isolated_median,
+            "isolated_times_s": [ns * 1e-9 for ns in isolated] if isolated else None,
+            "isolated_source": "CUDA events around one call on an idle GPU, one per sample",
             "gate_uses": "wall",
         }
     return {

@@ -1,0 +1,1 @@
+"""The device check's steps, run by ``bench/gpu_check.py``."""
