@@ -197,3 +197,26 @@ def test_gate_overrides_pick_the_evidence() -> None:
     assert rules_for(no_reference) == ("time",)
     assert judge(no_reference).verdict is Verdict.OK
     assert judge(replace(no_reference, kernel_time=RatioEstimate(1e-3, 1e-3, 1e-3))).failed
+
+
+@pytest.mark.parametrize(
+    ("judged_on", "uses"),
+    [
+        ("CUDA-event time", "batch"),
+        ("speedup", "wall"),
+        ("wall time", "wall"),
+        ("speedup and CUDA-event time", "wall and batch"),
+        ("", "wall"),
+    ],
+)
+def test_the_json_names_the_gpu_time_the_verdict_compared(judged_on: str, uses: str) -> None:
+    from pytest_gpuperf.report.gpu_sections import gate_uses
+
+    assert gate_uses(judged_on) == uses
+
+
+def test_a_new_device_row_says_it_will_be_judged_on_its_event_time() -> None:
+    result = judge(device_row(history=None))
+    assert result.verdict is Verdict.NEW
+    assert result.judged_on == "CUDA-event time"
+    assert judge(replace(device_row(history=None), kernel_clock="wall")).judged_on == "speedup"

@@ -165,7 +165,8 @@ def test_gpu_time_clocks_and_memory_reach_every_report(project: pytest.Pytester)
     info = _entries(project.path / "run.json")["test_facts.py::test_add[fakegpu]"]
     gpu_time = info["gpu_time"]
     assert isinstance(gpu_time, dict)
-    assert gpu_time["gate_uses"] == "wall"
+    assert gpu_time["gate_uses"] == "batch"  # the default gate judges a device row on it
+    assert info["judged_on"] == "CUDA-event time"
     # events around 67 queued launches: the idle GPU's 0.5 us once per batch
     assert gpu_time["median_s"] == pytest.approx((500 + 67_000) / 67 * 1e-9)
     # events around one call: the 0.5 us every time

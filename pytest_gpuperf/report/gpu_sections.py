@@ -175,8 +175,21 @@ def gpu_report_lines(records: Sequence[KernelRecord], *, verbose: bool = False) 
     return lines
 
 
-def gpu_json(m: Measurement) -> dict[str, Any]:
-    """``extra_info.gpuperf`` fields: ``gpu_time``, ``clocks`` and ``memory`` (null when absent)."""
+def gate_uses(judged_on: str) -> str:
+    """Which of the GPU times the verdict compared: ``batch``, ``wall`` or both.
+
+    ``judged_on`` is the verdict's (``CUDA-event time``, ``speedup``, ``wall time``, or
+    two of them joined by ``and``); a speedup and a wall time are wall-clock figures.
+    """
+    uses = ["batch" if "CUDA-event" in part else "wall" for part in judged_on.split(" and ")]
+    return " and ".join(dict.fromkeys(uses)) if judged_on else "wall"
+
+
+def gpu_json(m: Measurement, judged_on: str = "") -> dict[str, Any]:
+    """``extra_info.gpuperf`` fields: ``gpu_time``, ``clocks`` and ``memory`` (null when absent).
+
+    ``judged_on`` is what the verdict judged, for ``gpu_time.gate_uses``.
+    """
     gpu_time = None
     if m.device_median is not None:
         isolated = m.kernel.isolated_ns if m.kernel is not None else None
@@ -188,7 +201,7 @@ def gpu_json(m: Measurement) -> dict[str, Any]:
             "isolated_median_s": m.isolated_median,
             "isolated_times_s": [ns * 1e-9 for ns in isolated] if isolated else None,
             "isolated_source": "CUDA events around one call on an idle GPU, one per sample",
-            "gate_uses": "wall",
+            "gate_uses": gate_uses(judged_on),
         }
     return {
         "gpu_time": gpu_time,

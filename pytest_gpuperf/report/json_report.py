@@ -90,7 +90,7 @@ def benchmark_entry(record: KernelRecord) -> dict[str, Any] | None:
             for run in (record.history.runs if record.history else ())
         ],
     }
-    gpuperf.update(gpu_json(m))
+    gpuperf.update(gpu_json(m, gate.judged_on if gate else ""))
     speed = record.speedup
     if speed is not None:
         gpuperf["speedup"] = {"value": speed.value, "low": speed.low, "high": speed.high}

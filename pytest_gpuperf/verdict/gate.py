@@ -76,7 +76,7 @@ def judge(gate: GateInput) -> GateResult:
         return GateResult(
             Verdict.NEW,
             reason="no baseline entry; save one with --gpuperf-save",
-            judged_on=_judged_on(rules, None),
+            judged_on=_judged_on(gate, rules, None),
         )
     history = gate.history
     bands = bands_for(gate, history)
@@ -103,15 +103,18 @@ def judge(gate: GateInput) -> GateResult:
     result = _combine(parts, notes)
     return dataclasses.replace(
         result,
-        judged_on=_judged_on(rules, bands),
+        judged_on=_judged_on(gate, rules, bands),
         speedup=headline,
         speedup_baseline=headline_base,
         contended=contended,  # judged on the GPU's own time, but never saved
     )
 
 
-def _judged_on(rules: tuple[str, ...], bands: Bands | None) -> str:
-    """``speedup``, ``CUDA-event time`` or ``wall time``, joined with ``and`` for both."""
+def _judged_on(gate: GateInput, rules: tuple[str, ...], bands: Bands | None) -> str:
+    """``speedup``, ``CUDA-event time`` or ``wall time``, joined with ``and`` for both.
+
+    Without bands (no saved run yet), the clock this run's time was taken on.
+    """
     words = []
     for rule in rules:
         if rule == "speedup":
@@ -119,7 +122,7 @@ def _judged_on(rules: tuple[str, ...], bands: Bands | None) -> str:
         elif bands is not None:
             words.append(f"{clock_name(bands)} time")
         else:
-            words.append("time")
+            words.append("CUDA-event time" if gate.device_row else "wall time")
     return " and ".join(words)
 
 
