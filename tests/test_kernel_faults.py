@@ -357,8 +357,7 @@ def test_a_sticky_error_is_found_behind_a_kernel_error() -> None:
     assert found == StickyError(
         "CUDA_ERROR_ILLEGAL_ADDRESS",
         "an illegal memory access was encountered",
-        "KernelError: k on numba_cuda raised [700] Call to cuMemcpyDtoH results in "
-        "CUDA_ERROR_ILLEGAL_ADDRESS",
+        "CudaAPIError: [700] Call to cuMemcpyDtoH results in CUDA_ERROR_ILLEGAL_ADDRESS",
     )
 
 
@@ -375,6 +374,8 @@ def test_a_sticky_error_is_found_behind_a_kernel_error() -> None:
         ValueError("misaligned address in my own allocator"),
         _error("MyError", "failed", ValueError, code=700),  # a code, but not a CUDA error type
         json.JSONDecodeError("x", "y", 0),
+        AssertionError("expected CUDA_ERROR_ILLEGAL_ADDRESS in the message"),
+        ValueError("CUDA error: an illegal memory access was encountered"),
     ],
 )
 def test_other_errors_are_not_sticky(exc: BaseException) -> None:

@@ -47,6 +47,10 @@ _PIP_NAMES = {"numba_cuda": "numba-cuda", "cupy": "cupy", "torch": "torch"}
 _CUDA_ERROR_TYPES = frozenset(
     {"CudaAPIError", "CudaDriverError", "CUDARuntimeError", "CUDADriverError", "AcceleratorError"}
 )
+#: Exception types (or bases) that report CUDA errors: torch's before 2.8 are RuntimeErrors,
+#: ``torch.cuda.CudaError``, JAX's ``XlaRuntimeError``. Others (an AssertionError that
+#: quotes an error name, say) are not taken for one.
+_REPORTING_TYPES = _CUDA_ERROR_TYPES | {"CudaError", "RuntimeError", "XlaRuntimeError"}
 _MAX_ERROR = 300
 
 
@@ -133,11 +137,15 @@ def _matches(kind: StickyKind, text: str) -> bool:
 def sticky_cuda_error(exc: BaseException) -> StickyError | None:
     """The sticky CUDA error in ``exc`` or its chain, or None.
 
-    Recognised by name (``CUDA_ERROR_ILLEGAL_ADDRESS``, ``cudaErrorIllegalAddress``) in
-    any exception, by torch's ``CUDA error: <description>``, and by the status code
-    of numba-cuda's ``CudaAPIError`` (``.code``) and CuPy's errors (``.status``).
+    Recognised in the exception types that report CUDA errors (numba-cuda's
+    ``CudaAPIError``, CuPy's ``CUDARuntimeError`` and ``CUDADriverError``, torch's
+    ``AcceleratorError`` and ``RuntimeError``), by name (``CUDA_ERROR_ILLEGAL_ADDRESS``,
+    ``cudaErrorIllegalAddress``), by torch's ``CUDA error: <description>``, and by
+    their status code (``.code`` in numba-cuda, ``.status`` in CuPy).
     """
     for link in _chain(exc):
+        if not {cls.__name__ for cls in type(link).__mro__} & _REPORTING_TYPES:
+            continue
         text = str(link)
         for kind in STICKY_ERRORS:
             if _matches(kind, text):
