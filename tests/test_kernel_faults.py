@@ -69,6 +69,18 @@ CUPY_CORE = fake_module(
     """
     def elementwise(x):
         raise ValueError("Unsupported dtype object")
+
+    class CUDARuntimeError(RuntimeError):
+        pass
+
+    class OutOfMemoryError(MemoryError):
+        pass
+
+    def synchronize():
+        raise CUDARuntimeError("cudaErrorIllegalAddress: an illegal memory access was encountered")
+
+    def malloc(n):
+        raise OutOfMemoryError(f"Out of memory allocating {n:,} bytes (allocated so far: 0 bytes).")
     """,
 )
 TORCH_OPS = fake_module(
@@ -177,6 +189,8 @@ def test_library_fault_is_an_exception_raised_inside_the_library(
             id="a-numba-typing-error-is-about-the-kernel",
         ),
         pytest.param(ValueError("never raised"), id="no-traceback"),
+        pytest.param(raised(CUPY_CORE["synchronize"]), id="a-sticky-error-is-the-kernels-fault"),
+        pytest.param(raised(CUPY_CORE["malloc"], 2**40), id="out-of-memory-is-the-sizes-fault"),
     ],
 )
 def test_not_a_library_fault(exc: BaseException) -> None:

@@ -13,6 +13,7 @@ shadows the real one there, so the tracebacks really pass through a module named
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
@@ -369,6 +370,8 @@ def test_under_xdist_the_worker_ends_and_a_fresh_one_runs_the_rest(
     assert {name: kinds for name, kinds in cases.items() if kinds} == {
         "test_2_bad[fakegpu]": ["failure"]
     }
+    lastfailed = project.path / ".pytest_cache" / "v" / "cache" / "lastfailed"
+    assert set(json.loads(lastfailed.read_text())) == {BAD}  # what --lf reruns
     if extra:
         # the records measured by the ended worker reached the report
         assert "ended without handing over" not in out

@@ -52,6 +52,9 @@ _CUDA_ERROR_TYPES = frozenset(
 #: quotes an error name, say) are not taken for one.
 _REPORTING_TYPES = _CUDA_ERROR_TYPES | {"CudaError", "RuntimeError", "XlaRuntimeError"}
 _MAX_ERROR = 300
+_OUT_OF_MEMORY = re.compile(
+    r"out of memory|CUDA_ERROR_OUT_OF_MEMORY|cudaErrorMemoryAllocation", re.I
+)
 
 
 @final
@@ -211,8 +214,24 @@ def _numba_user_error(exc: BaseException) -> bool:
     return named and "module 'numpy' has no attribute" not in str(exc)
 
 
+def _kernel_or_size_error(exc: BaseException) -> bool:
+    """A sticky CUDA error (the kernel's fault) or running out of memory (the size's)."""
+    if sticky_cuda_error(exc) is not None:
+        return True
+    return any(
+        "OutOfMemory" in type(link).__name__ or _OUT_OF_MEMORY.search(str(link))
+        for link in _chain(exc)
+    )
+
+
 def library_fault(exc: BaseException) -> LibraryFault | None:
-    """The library fault in ``exc`` or its chain (see the module docstring), or None."""
+    """The library fault in ``exc`` or its chain (see the module docstring), or None.
+
+    A sticky CUDA error and running out of memory are raised inside the library
+    too, but say nothing against it: they are never library faults.
+    """
+    if _kernel_or_size_error(exc):
+        return None
     for link in _chain(exc):
         found = _raised_inside(link)
         if found is None or _numba_user_error(link):
