@@ -104,6 +104,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[session_key] = session
         config.pluginmanager.register(session, "gpuperf-session")
         _start_scaleout(config, session)
+    from pytest_gpuperf import fault_watch
+
+    measuring = config.stash.get(session_key, None)
+    fault_watch.install(config, measuring.hand_over_early if measuring is not None else None)
 
 
 def _as_save_run_child(config: pytest.Config, settings: Settings) -> Settings:
@@ -239,7 +243,7 @@ def pytest_runtest_makereport(
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Show the backend skips by reason, the ignored options, and the one-line hints."""
+    """Show the backend skips by reason, the ignored options, the hints and the GPU faults."""
     config = terminalreporter.config
     lines = skips.skip_lines(
         (backend, reason)
@@ -259,6 +263,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep("-", "gpuperf hints")
         for hint in [ignored, *hints] if ignored else hints:
             terminalreporter.write_line(hint)
+    from pytest_gpuperf.fault_watch import summary_lines
+
+    faults = summary_lines(terminalreporter.stats)
+    if faults:
+        terminalreporter.write_sep("-", "gpuperf: GPU faults")
+        for line in faults:
+            terminalreporter.write_line(line)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -296,7 +307,11 @@ def backend(request: pytest.FixtureRequest) -> BackendHandle:
     reason = registry.unavailable_reason(name)
     if reason is not None:
         pytest.skip(reason)
-    return BackendHandle(registry.get(name), registry.names)
+    from pytest_gpuperf.fault_watch import watch_key
+
+    impl = registry.get(name)
+    request.config.stash[watch_key].refuse_broken_context(request.node, impl)
+    return BackendHandle(impl, registry.names)
 
 
 @pytest.fixture

@@ -164,6 +164,16 @@ class GpuperfSession:
         output: dict[str, Any] = getattr(self.config, "workeroutput", {})
         output[OUTPUT_KEY], _left = pack(payload)
 
+    def hand_over_early(self, session: pytest.Session) -> str:
+        """Worker about to be ended on purpose: its records packed now, as text for a report."""
+        import base64
+
+        from pytest_gpuperf.scaleout.shipping import OUTPUT_KEY
+
+        self.pytest_sessionfinish(session)  # what a worker does at its end: throughput, pack
+        output: dict[str, Any] = getattr(self.config, "workeroutput", {})
+        return base64.b64encode(output.pop(OUTPUT_KEY)).decode("ascii")
+
     def _mixed_machines(self) -> str | None:
         """Controller: a note when workers measured on different machines (GPU models)."""
         if len(self.worker_fingerprints) < 2:

@@ -7,7 +7,9 @@ guard. A check's status is one of:
 - ``simulator``: ``numba_cuda`` runs on Numba's CUDA simulator (correctness only);
 - ``unavailable``: not installed, or no GPU or driver here; a fact, not a fault;
 - ``broken``: an installed library fails to import, a GPU that NVML sees is
-  invisible to a backend, or CUDA events disagree with the wall clock.
+  invisible to a backend, a tiny kernel fails or returns wrong values
+  (:mod:`~pytest_gpuperf.machine.launch_checks`), or CUDA events disagree with the
+  wall clock.
 
 The exit status is 1 when any check is broken, else 0.
 """
@@ -20,7 +22,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, final
 
-from pytest_gpuperf.machine import event_check, facts, nvml
+from pytest_gpuperf.machine import event_check, facts, launch_checks, nvml
 
 if TYPE_CHECKING:
     pass
@@ -307,16 +309,27 @@ def nvml_check() -> Check:
     return Check("nvml", "unavailable", detail, fix)
 
 
+def launched(check: Check) -> Check:
+    """A GPU backend that looks usable must also run a tiny kernel and get it right."""
+    if check.status not in ("ok", "simulator"):
+        return check
+    result = launch_checks.launch(check.name, simulated=check.status == "simulator")
+    if result is None:  # no GPU kernel to launch: a host backend, or torch without CUDA
+        return check
+    if not result.ok:
+        return Check(check.name, "broken", result.detail, result.fix)
+    return Check(check.name, check.status, f"{check.detail}; {result.detail}", check.fix)
+
+
 def diagnose() -> Report:
     """Run every check."""
     gpus = _nvml_gpus()
     report = Report(nvml=nvml_check(), simulator=simulator_check())
+    backends = [numba_cuda_check(gpus), cupy_check(gpus), *_opt_in_checks()]
     report.backends = [
         _host_check("numpy", "numpy"),
         _host_check("numba", "numba"),
-        numba_cuda_check(gpus),
-        cupy_check(gpus),
-        *_opt_in_checks(),
+        *(launched(check) for check in backends),
     ]
     report.versions = {**facts.library_versions(), **cuda_versions()}
     report.devices = device_facts()

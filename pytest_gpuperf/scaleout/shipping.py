@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 OUTPUT_KEY = "gpuperf_records"
 #: Bumped when :class:`WorkerPayload` changes shape.
 PAYLOAD_VERSION = 1
+#: The test-report attribute that carries a worker's payload (base64) when the worker is
+#: ended on purpose before its session finishes (its CUDA context broke).
+EARLY_ATTR = "gpuperf_early_handover"
 
 
 class ShippingError(Exception):

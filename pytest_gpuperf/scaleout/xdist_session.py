@@ -9,6 +9,7 @@ The classes here are registered only when pytest-xdist distributes the run.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import shutil
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, final
 import pytest
 
 from pytest_gpuperf.measure import contention
-from pytest_gpuperf.scaleout import devices
+from pytest_gpuperf.scaleout import devices, shipping
 from pytest_gpuperf.scaleout.locks import LOCK_DIR_ENV, WorkerLocks, sibling_pids
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ class XdistController:
         self.session = session
         self.devices = settings.devices or devices.visible_devices()
         self.lock_dir = Path(tempfile.mkdtemp(prefix="pytest-gpuperf-"))
+        #: Workers ended on purpose that sent their records on a test report.
+        self.handed_over_early: set[str] = set()
         self._saved = {name: os.environ.get(name) for name in _HANDED_DOWN}
         os.environ[LOCK_DIR_ENV] = str(self.lock_dir)
         if self.devices:
@@ -52,27 +55,37 @@ class XdistController:
             "workers paused"
         )
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Remember the order calls finished in: the report lists records in that order."""
+        """Remember the order calls finished in; take the records of a worker ended early."""
         if report.when == "call":
             self.session.order.setdefault(report.nodeid, len(self.session.order))
+        early = report.__dict__.pop(shipping.EARLY_ATTR, None)  # before other plugins see it
+        if isinstance(early, str):
+            worker = str(getattr(report, "worker_id", "?"))
+            self.handed_over_early.add(worker)
+            self._absorb(worker, base64.b64decode(early))
 
     def pytest_testnodedown(self, node: Any, error: object | None) -> None:
         """Take the records a worker packed; a worker that died is named in the notes."""
-        from pytest_gpuperf.scaleout.shipping import OUTPUT_KEY, ShippingError, unpack
-
         worker = str(getattr(node, "workerinput", {}).get("workerid", "?"))
         output = getattr(node, "workeroutput", None) or {}
-        if OUTPUT_KEY not in output:
+        if worker in self.handed_over_early:
+            return
+        if shipping.OUTPUT_KEY not in output:
             why = error or "no records"
             self.session.notes.append(
                 f"worker {worker} ended without handing over its measurements ({why}); they are "
                 "missing from the report and the baselines"
             )
             return
+        self._absorb(worker, output[shipping.OUTPUT_KEY])
+
+    def _absorb(self, worker: str, data: object) -> None:
+        """Hand one worker's packed records to the session; unreadable ones become a note."""
         try:
-            payload = unpack(output[OUTPUT_KEY])
-        except ShippingError as exc:
+            payload = shipping.unpack(data)
+        except shipping.ShippingError as exc:
             self.session.notes.append(f"worker {worker}: measurements unreadable: {exc}")
             return
         self.session.absorb(payload)
