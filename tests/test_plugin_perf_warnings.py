@@ -116,12 +116,20 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_plain_pytest_passes_and_shows_the_warning_once_in_the_warnings_summary(
     project: pytest.Pytester,
 ) -> None:
-    result = project.runpytest("--gpuperf-backends=fakegpu", "-k", "test_small")
+    result = project.runpytest(
+        "--gpuperf-backends=fakegpu", "--junitxml=junit.xml", "-k", "test_small"
+    )
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(
         ["*warnings summary*", "test_perf.py::test_small[[]fakegpu[]]", f"*: {TEXT}"]
     )
     assert "\x1b" not in result.stdout.str()
+    junit = ET.parse(project.path / "junit.xml")
+    assert [
+        p.get("value")
+        for p in junit.iter("property")
+        if p.get("name") == "gpuperf_performance_warning"
+    ] == [TEXT]
 
 
 def test_gpuperf_records_it_once_per_test_in_every_report(project: pytest.Pytester) -> None:
