@@ -4,10 +4,11 @@ On a real GPU numba-cuda warns about small launches (``NumbaPerformanceWarning: 
 size 2 will likely result in GPU under-utilization due to low occupancy.``) and CuPy
 about slow paths (``cupy._util.PerformanceWarning``). Such a warning says the kernel
 works, slowly; under ``filterwarnings = error`` it would fail the kernel's call. While
-:meth:`PerformanceWarnings.recording` is active, a filter that would turn one of them into
-an error shows it instead: it is kept (once per distinct text) for the report and handed
-on once to the warning display that was in place (pytest's warnings summary). A filter
-that ignores them still ignores them, and every other warning behaves as before.
+:meth:`PerformanceWarnings.recording` is active, every such warning that a filter does
+not ignore is kept (once per distinct text) for the report and handed on once to the
+warning display that was in place (pytest's warnings summary), whatever the filter said
+("error", "default", "once"). A filter that ignores them still ignores them, and every
+other warning behaves as before.
 
 A plain module: no pytest. The classes are recognised by name and module, so that
 nothing is imported for them.
@@ -76,7 +77,7 @@ def _performance_only(within: type[Warning]) -> type[Warning]:
 
 
 def _show_instead_of_raise() -> None:
-    """Rewrite the active filters: an 'error' for a performance warning becomes 'always'.
+    """Rewrite the active filters: for a performance warning, any action but 'ignore' is 'always'.
 
     Each filter that is not 'ignore' gets an 'always' twin, just before it, that matches
     only performance warnings; 'ignore' filters keep ignoring them; with no filter
