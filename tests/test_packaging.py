@@ -34,6 +34,8 @@ KNOWN_BREAKS = [
     ("filelock", "3.21.0"),
     # Calls pyparsing names that pyparsing 3.3 deprecates: an error under filterwarnings = error.
     ("matplotlib", "3.10.6"),
+    # A worker runs on past -x: the tests of a broken CUDA context count one test too many.
+    ("pytest-xdist", "3.5.0"),
 ]
 
 
