@@ -101,6 +101,7 @@ parse_gate_mode = _usage_error(parsing.parse_gate_mode)
 parse_false_alarm = _usage_error(parsing.parse_false_alarm)
 parse_history = _usage_error(parsing.parse_history)
 parse_save_runs = _usage_error(parsing.parse_save_runs)
+parse_output_path = _usage_error(parsing.parse_output_path)
 
 
 def ini_flag(config: pytest.Config, ini: str) -> bool:
@@ -272,6 +273,13 @@ class Settings:
         values["json_path"] = Path(json_path) if json_path else None
         markdown_cli = config.getoption("gpuperf_markdown")
         markdown_ini = config.getini("gpuperf_markdown")
+        for path, name, source in (
+            (json_path, "--gpuperf-json", "from command line"),
+            (markdown_cli, "--gpuperf-markdown", "from command line"),
+            (markdown_ini, "gpuperf_markdown", "from config file"),
+        ):
+            if path:
+                parse_output_path(str(path), name, source)
         markdown = Path(markdown_cli) if markdown_cli else None
         values["markdown_path"] = markdown or (rootdir / markdown_ini if markdown_ini else None)
         plot_cli, plot_ini = config.getoption("gpuperf_plot"), config.getini("gpuperf_plot")

@@ -7,7 +7,9 @@ and where it came from; :mod:`pytest_gpuperf.options` turns that into a pytest.U
 from __future__ import annotations
 
 import math
+import os
 import re
+from pathlib import PurePath
 
 from pytest_gpuperf.text import short_repr
 
@@ -177,3 +179,24 @@ def parse_bytes(value: object, name: str, source: str) -> int:
             f"(B, kB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 512MiB or 2e9; got {shown} ({source})"
         )
     return int(number)
+
+
+#: The longest file or folder name that common file systems allow (ext4, XFS, APFS, NTFS).
+NAME_MAX = 255
+
+
+def parse_output_path(value: str, name: str, source: str) -> str:
+    """Check a report's path before the run: no file or folder name in it may be too long.
+
+    The report is written at the end of the run; a name the file system refuses is
+    said now, with the option, the value (shortened) and ``source``.
+    """
+    for part in PurePath(value).parts:
+        size = len(os.fsencode(part))
+        if size > NAME_MAX:
+            raise ValueError(
+                f"{name} must name a file whose file and folder names are at most {NAME_MAX} "
+                f"bytes long; got {short_repr(value)} ({source}), with a name of {size} "
+                "bytes; give a shorter name"
+            )
+    return value

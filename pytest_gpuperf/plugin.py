@@ -180,6 +180,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     config = metafunc.config
     names = config.stash[registry_key].select(config.stash[settings_key].backends)
     declared = declared_backends(metafunc.definition.get_closest_marker("gpuperf"))
+    if declared is not None and not [name for name in names if name in declared]:
+        reason = skips.not_generated_reason(declared, names, _backends_source(config))
+        skipped = pytest.param(
+            None, id=skips.NOT_GENERATED_ID, marks=pytest.mark.skip(reason=reason)
+        )
+        metafunc.parametrize("backend", [skipped], indirect=True)
+        return
     if declared is not None:
         names = [name for name in names if name in declared]
     calls: Sequence[Any] = getattr(metafunc, "_calls", ())
@@ -187,6 +194,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     position = lengths.pop() if len(lengths) == 1 else None
     config.stash[positions_key][metafunc.definition.nodeid] = position
     metafunc.parametrize("backend", names, ids=names, indirect=True)
+
+
+def _backends_source(config: pytest.Config) -> str | None:
+    """Where the backend selection came from: the option, the ini key, or None (default)."""
+    if config.getoption("gpuperf_backends") is not None:
+        return "--gpuperf-backends"
+    return "gpuperf_backends" if config.stash[settings_key].backends is not None else None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -234,11 +248,16 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Tag the skip report of a backend-parametrized test with its backend (xdist keeps it)."""
+    """Tag the skip report of a backend-parametrized test with its backend (xdist keeps it).
+
+    A test that runs on none of the selected backends is tagged with its own name.
+    """
     report = yield
     callspec = getattr(item, "callspec", None)
     if report.skipped and callspec is not None and "backend" in callspec.params:
-        setattr(report, skips.BACKEND_ATTR, str(callspec.params["backend"]))
+        backend = callspec.params["backend"]
+        group = item.nodeid.partition("[")[0] if backend is None else str(backend)
+        setattr(report, skips.BACKEND_ATTR, group)
     return report
 
 

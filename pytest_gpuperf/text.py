@@ -1,11 +1,13 @@
 """Text for terminals and messages: control characters escaped, long values shortened.
 
 A plain module: no pytest, no numpy. Everything that prints a value from a file or
-from user input goes through :func:`printable` or :func:`short_repr`.
+from user input goes through :func:`printable` or :func:`short_repr`; a message that a
+library made (an exception, a warning) goes through :func:`plain_text` where it is taken in.
 """
 
 from __future__ import annotations
 
+import re
 import reprlib
 from typing import TYPE_CHECKING
 
@@ -39,6 +41,22 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+#: ANSI CSI sequences (``ESC [ 1 m``: bold, colours) and OSC ones (``ESC ] ... BEL``: titles,
+#: links), as terminal-aware libraries such as numba put them into their messages.
+_TERMINAL_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
+
+
+def plain_text(text: str) -> str:
+    """``text`` without terminal escape sequences (``\\x1b[1m`` ... ``\\x1b[0m``).
+
+    For messages a library made for a terminal, before they go into an error, a report
+    (JSON, Markdown, JUnit) or a file.
+    """
+    if "\x1b" not in text:
+        return text
+    return _TERMINAL_ESCAPES.sub("", text)
 
 
 def _escape(ch: str) -> str:

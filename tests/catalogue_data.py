@@ -133,6 +133,16 @@ BAD_OPTIONS = [
         ["--gpuperf-tolerance=" + "x" * 8_000_000],
         "ERROR: --gpuperf-tolerance must be a fraction * got 'xxx*...*x' (from command line)",
     ),
+    (
+        "json-name-too-long",
+        ["--gpuperf-json=" + "x" * 300 + ".json"],
+        "ERROR: --gpuperf-json must name a file whose file and folder names are at most 255 bytes long; got 'xxx*...*x.json' (from command line), with a name of 305 bytes; give a shorter name",
+    ),
+    (
+        "markdown-name-too-long",
+        ["--gpuperf-markdown=reports/" + "x" * 300 + ".md"],
+        "ERROR: --gpuperf-markdown must name a file whose file and folder names are at most 255 bytes long; got 'reports/xxx*...*x.md' (from command line), with a name of 303 bytes; give a shorter name",
+    ),
 ]
 
 #: (id, ini line, first line of stderr). Every one is a usage error (exit 4).
@@ -176,6 +186,11 @@ BAD_INI = [
         "fail-inconclusive",
         "gpuperf_fail_inconclusive = perhaps",
         "ERROR: gpuperf_fail_inconclusive must be true or false * got 'perhaps' (from config file */tox.ini)",
+    ),
+    (
+        "markdown-name-too-long",
+        "gpuperf_markdown = " + "x" * 300 + ".md",
+        "ERROR: gpuperf_markdown must name a file whose file and folder names are at most 255 bytes long; got 'xxx*...*x.md' (from config file), with a name of 303 bytes; give a shorter name",
     ),
     (
         "dask-address",
@@ -481,6 +496,11 @@ CLI_CASES = [
         "compare-deep",
         ["compare", "deep.json", "run.json"],
         "gpuperf compare: error: deep.json: nested deeper than the 64-level limit; pass a file written by*",
+    ),
+    (
+        "compare-zero-speedup",
+        ["compare", "zero.json", "run.json"],
+        "gpuperf compare: error: zero.json: benchmarks[0] 'speedup' of t.py::test_x on numba must have value, low and high above 0 (it is a ratio of two times); got {*'value': 0.0}; pass a file written by: pytest --gpuperf --gpuperf-json=PATH",
     ),
     (
         "compare-bad-tolerance",

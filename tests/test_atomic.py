@@ -73,6 +73,13 @@ def test_unwritable_place_names_path_and_fix(tmp_path: Path) -> None:
     assert blocker.read_text() == ""
 
 
+def test_a_name_too_long_for_the_file_system_is_a_write_error(tmp_path: Path) -> None:
+    target = tmp_path / ("x" * 300 + ".json")
+    with pytest.raises(WriteError, match=r"cannot write the report: File name too long; fix X$"):
+        write_atomic(target, "{}", what="the report", fix="fix X")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_temp_files_have_our_pattern(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[str] = []
     real_replace = os.replace

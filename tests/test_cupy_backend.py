@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import pytest
 
@@ -15,7 +16,10 @@ def cupy_has_device() -> bool:
         return False
     import cupy
 
-    return bool(cupy.is_available())
+    try:
+        return bool(cupy.is_available())
+    except Exception:  # CuPy before 14 raises without a driver
+        return False
 
 
 @pytest.mark.skipif(importlib.util.find_spec("cupy") is None, reason="cupy is not installed")
@@ -69,3 +73,28 @@ def test_free_device_bytes_counts_the_pools_unused_blocks(monkeypatch: pytest.Mo
 
     fake.cuda.runtime.memGetInfo = no_driver  # type: ignore[attr-defined]
     assert CupyBackend().free_device_bytes() is None
+
+
+def test_cupy_before_14_raising_without_a_driver_is_a_skip_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CuPy 13's ``is_available()`` raises without a driver; the backend gives its reason."""
+    import types
+
+    def is_available() -> bool:
+        raise RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient")
+
+    def get_device_count() -> int:
+        raise RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient")
+
+    runtime = types.SimpleNamespace(getDeviceCount=get_device_count)
+    fake = types.ModuleType("cupy")
+    fake.is_available = is_available  # type: ignore[attr-defined]
+    fake.cuda = types.SimpleNamespace(runtime=runtime)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, package=None: object())
+    reason = CupyBackend().available()
+    assert reason == (
+        "cupy: installed, but no CUDA device is visible (cudaErrorInsufficientDriver: CUDA "
+        "driver version is insufficient); run on a GPU runner"
+    )

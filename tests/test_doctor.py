@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,24 @@ def test_a_gpu_that_nvml_sees_but_cupy_does_not_is_broken(
     assert status == 1
     assert "  cupy: broken: cupy 14.0.0 installed, no device, but NVML sees 1 GPU(s)" in out
     assert "BROKEN: " in out
+
+
+@pytest.mark.parametrize(("gpus", "status"), [(0, "unavailable"), (1, "broken")])
+def test_cupy_before_14_raising_without_a_driver_is_no_device(
+    monkeypatch: pytest.MonkeyPatch, gpus: int, status: str
+) -> None:
+    """CuPy 13's ``is_available()`` raises without a driver, where CuPy 14 returns False."""
+
+    def is_available() -> bool:
+        raise RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient")
+
+    fake = types.SimpleNamespace(__version__="13.0.0", is_available=is_available)
+    monkeypatch.setattr(doctor, "_import", lambda module: (fake, None))
+    check = doctor.cupy_check(gpus)
+    assert check.status == status
+    assert check.detail.startswith(
+        "cupy 13.0.0 installed, no device (RuntimeError: cudaErrorInsufficientDriver"
+    )
 
 
 def test_a_library_that_fails_to_import_is_broken(

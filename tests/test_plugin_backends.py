@@ -7,6 +7,7 @@ import importlib.util
 from typing import Any
 
 import pytest
+from test_cupy_backend import cupy_has_device
 
 numba_cuda: Any = importlib.import_module("numba.cuda")
 cupy: Any = (
@@ -28,10 +29,6 @@ TOY_CONFTEST = """
 def _simulator_on() -> bool:
     numba: Any = importlib.import_module("numba")
     return bool(numba.config.ENABLE_CUDASIM)
-
-
-def _cupy_has_device() -> bool:
-    return cupy is not None and bool(cupy.is_available())
 
 
 def _ids(result: pytest.RunResult) -> list[str]:
@@ -144,7 +141,7 @@ def test_override_that_wraps_our_backend_is_still_parametrized(
     result.stdout.fnmatch_lines(["SKIPPED * wrapped: numba left out"])
 
 
-@pytest.mark.skipif(_cupy_has_device(), reason="a CUDA device is visible to cupy")
+@pytest.mark.skipif(cupy_has_device(), reason="a CUDA device is visible to cupy")
 @pytest.mark.skipif(cupy is None, reason="cupy is not installed")
 def test_cupy_without_device_skips_with_reason(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x(backend):\n    pass\n")

@@ -491,14 +491,29 @@ def test_bad_kernel(
 # --- the gpuperf command: missing, corrupt and wrong arguments (exit 2) -------------------------
 
 
-def _run_report(path: Path, fingerprint: str = MACHINE_FP) -> None:
+#: A saved result whose speedup is 0: a file edited by hand, or damaged.
+ZERO_SPEEDUP = {
+    "stats": {"median": 1e-3},
+    "extra_info": {
+        "gpuperf": {
+            "test_key": "t.py::test_x",
+            "backend": "numba",
+            "speedup": {"value": 0.0, "low": 0.0, "high": 0.0},
+        }
+    },
+}
+
+
+def _run_report(
+    path: Path, fingerprint: str = MACHINE_FP, entries: list[dict[str, Any]] | None = None
+) -> None:
     path.write_text(
         json.dumps(
             {
                 "machine_info": {
                     "gpuperf": {"fingerprint": fingerprint, "machine": {}, "versions": {}}
                 },
-                "benchmarks": [],
+                "benchmarks": entries or [],
                 "gpuperf": {"schema": 1, "notes": []},
             }
         )
@@ -521,6 +536,7 @@ def test_bad_cli_call(
     (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
     _run_report(tmp_path / "run.json")
     _run_report(tmp_path / "nofp.json", fingerprint="")
+    _run_report(tmp_path / "zero.json", entries=[ZERO_SPEEDUP])
     before = snapshot(tmp_path)
     assert cli.main(argv) == 2
     assert_first_line(capsys.readouterr().err.splitlines(), expected)

@@ -43,6 +43,62 @@ def test_backends_keyword_keeps_the_selection_order_and_filter(pytester: pytest.
     ]
 
 
+NONE_SELECTED = """
+    import pytest
+
+    @pytest.mark.gpuperf(backends=("numpy", "numba"))
+    @pytest.mark.parametrize("n", [1, 2])
+    def test_declared(backend, n):
+        pass
+
+    @pytest.mark.gpuperf(backends=("torch",))
+    def test_opt_in(backend):
+        pass
+
+    def test_everywhere(backend):
+        pass
+"""
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["in-process", "xdist"])
+def test_a_test_with_none_of_its_backends_selected_says_so_under_its_name(
+    pytester: pytest.Pytester, workers: tuple[str, ...]
+) -> None:
+    pytester.makepyfile(test_sel=NONE_SELECTED)
+    run = pytester.runpytest_subprocess if workers else pytester.runpytest
+    result = run("-rs", "-p", "no:randomly", *workers, "--gpuperf-backends=cupy,numba_cuda")
+    result.assert_outcomes(skipped=5)
+    result.stdout.fnmatch_lines_random(
+        [
+            "test_sel.py::test_declared: 2 tests skipped: not generated: its backends "
+            "(numpy, numba) are not among --gpuperf-backends (cupy, numba_cuda)",
+            "test_sel.py::test_opt_in: 1 test skipped: not generated: its backends (torch) "
+            "are not among --gpuperf-backends (cupy, numba_cuda)",
+            "SKIPPED [[]2[]] test_sel.py:*: not generated: its backends (numpy, numba) are not "
+            "among --gpuperf-backends (cupy, numba_cuda)",
+        ]
+    )
+    assert "NotSetType" not in result.stdout.str()
+    assert "empty parameter set" not in result.stdout.str()
+
+
+def test_an_opt_in_backend_left_out_by_default_says_how_to_name_it(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_sel=NONE_SELECTED)
+    result = pytester.runpytest("--collect-only", "-q", "-k", "test_opt_in")
+    assert [line for line in result.outlines if "::" in line] == ["test_sel.py::test_opt_in[none]"]
+    result = pytester.runpytest("-k", "test_opt_in")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_sel.py::test_opt_in: 1 test skipped: not generated: its backends (torch) are "
+            "not among the default backends (numpy, numba, numba_cuda, cupy); name them in "
+            "--gpuperf-backends to run it"
+        ]
+    )
+
+
 def test_skips_are_collapsed_by_backend_and_reason(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         DECLARED

@@ -37,6 +37,13 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert readme_command in ci_lines
 
 
+def test_ci_runs_the_readme_lowest_versions_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    (lowest,) = [b for b in _bash_blocks() if "--resolution lowest-direct" in b]
+    assert lowest in ci.splitlines()
+    assert "-e '.[test]'" in lowest  # the test extra's floors too
+
+
 @pytest.mark.parametrize("extra", [[], ["--gpuperf", "--gpuperf-max-time=0.2"]])
 def test_readme_example_runs(pytester: pytest.Pytester, extra: list[str]) -> None:
     pytester.makepyfile(test_readme_example=_python_block("# test_readme_example.py"))

@@ -72,8 +72,11 @@ class CupyBackend:
                 f"cupy: installed but failed to import ({exc}); "
                 "reinstall the cupy-cudaXXx wheel that matches your CUDA"
             )
-        if cupy.is_available():
-            return None
+        try:
+            if cupy.is_available():
+                return None
+        except Exception:  # CuPy before 14 raises without a driver; the reason follows
+            pass
         try:
             count = cupy.cuda.runtime.getDeviceCount()
         except Exception as exc:

@@ -162,8 +162,9 @@ def cupy_check(gpus: int) -> Check:
         return Check("cupy", "unavailable", "cupy is not installed", GPU_INSTALL)
     try:
         available = bool(cupy.is_available())
-    except Exception as exc:
-        return Check("cupy", "broken", f"cupy.is_available() raised ({_error(exc)})", GPU_INSTALL)
+    except Exception as exc:  # CuPy before 14 raises where 14 says False (no driver)
+        detail = f"cupy {cupy.__version__} installed, no device ({_error(exc)})"
+        return _no_device("cupy", detail, gpus)
     if not available:
         return _no_device("cupy", f"cupy {cupy.__version__} installed, no device", gpus)
     return Check(

@@ -74,6 +74,7 @@ def benchmark_entry(record: KernelRecord) -> dict[str, Any] | None:
         "judged_on": gate.judged_on if gate else "",
         "baseline": baseline_speedup(gate, record.history),
         "first_attempt": _first_attempt(record),
+        "performance_warnings": list(record.performance_warnings),
         "history": [
             {
                 key: getattr(run, key)

@@ -45,3 +45,8 @@ def junit_properties(
     if gate is not None and gate.detectable is not None:
         props.append(("gpuperf_detectable", gate.detectable))
     return props
+
+
+def warning_properties(texts: tuple[str, ...]) -> list[tuple[str, object]]:
+    """One ``gpuperf_performance_warning`` per distinct performance warning of the test."""
+    return [("gpuperf_performance_warning", text) for text in texts]

@@ -95,13 +95,18 @@ def summary_rows(source: RunResults) -> list[SummaryRow]:
                 change=f"{speed.value / base - 1:+.1%}" if base and speed else "-",
                 detects=f"{detectable:.0%}" if detectable is not None else "-",
                 verdict=verdict.value,
-                why=why.splitlines()[0] if why else "",
+                why=_with_warnings(why.splitlines()[0] if why else "", record.performance_warnings),
                 rank=_ORDER[verdict],
                 widened=any(b.widened for b in gate.bands.values()) if gate else False,
                 detectable=detectable,
             )
         )
     return sorted(rows, key=lambda row: (row.rank, row.test, row.backend))
+
+
+def _with_warnings(why: str, warnings: Sequence[str]) -> str:
+    """The row's reason, then each distinct performance warning of its kernel (not raised)."""
+    return "; ".join(part for part in (why, *warnings) if part)
 
 
 def _speedup_text(speed: RatioEstimate | None, *, simulated: bool) -> str:

@@ -74,8 +74,12 @@ def write_atomic(path: Path, text: str, *, what: str, fix: str) -> Path:
     ``what`` names the file for the message (``the baseline file``), ``fix`` says
     where the path came from and how to change it. Raises :class:`WriteError`.
     """
-    target = target_of(Path(path))
-    if target.is_dir():
+    try:
+        target = target_of(Path(path))
+        is_dir = target.is_dir()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise WriteError(f"{path}: cannot write {what}: {exc.strerror or exc}; {fix}") from exc
+    if is_dir:
         raise WriteError(f"{path}: cannot write {what}: it is a directory; {fix}")
     folder = target.parent
     try:

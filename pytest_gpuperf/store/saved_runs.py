@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard, final
 from pytest_gpuperf.measure.statistics import RatioEstimate, median_interval
 from pytest_gpuperf.store import safe_json
 from pytest_gpuperf.store.baseline_entry import BaselineEntry
-from pytest_gpuperf.text import short_repr
+from pytest_gpuperf.text import printable, short_repr
 from pytest_gpuperf.verdict.admission import refusal
 from pytest_gpuperf.verdict.gate import GateInput, judge
 from pytest_gpuperf.verdict.history import History
@@ -117,7 +117,8 @@ def _field(data: Mapping[str, Any], key: str, ok: Callable[[object], bool], what
     return value
 
 
-def _speedup(value: object) -> Speedup | None:
+def _speedup(value: object, where: str) -> Speedup | None:
+    """The entry's speedup; ValueError for a malformed one or one not above 0 (of ``where``)."""
     if value is None:
         return None
     if not isinstance(value, dict) or not all(
@@ -126,6 +127,11 @@ def _speedup(value: object) -> Speedup | None:
         raise ValueError(
             "'speedup' must be null or an object of numbers value, low, high; "
             f"got {short_repr(value)}"
+        )
+    if not all(value[k] > 0 for k in ("value", "low", "high")):
+        raise ValueError(
+            f"'speedup' of {where} must have value, low and high above 0 (it is a ratio of "
+            f"two times); got {short_repr(value)}"
         )
     return Speedup(float(value["value"]), float(value["low"]), float(value["high"]))
 
@@ -179,12 +185,16 @@ def _entry(item: object) -> RunEntry:
     contended = info.get("contended")
     if not isinstance(contended, bool):  # reports before "contended" and "attribution"
         contended = verdict == "inconclusive" and not info.get("attribution")
+    test_key, backend = _field(info, "test_key", *text), _field(info, "backend", *text)
     return RunEntry(
-        test_key=_field(info, "test_key", *text),
-        backend=_field(info, "backend", *text),
+        test_key=test_key,
+        backend=backend,
         # A device row reports its speedup against a pooled reference; the baseline
         # keeps what this run measured against its own.
-        speedup=_speedup(info.get("same_run_speedup") or info.get("speedup")),
+        speedup=_speedup(
+            info.get("same_run_speedup") or info.get("speedup"),
+            f"{printable(test_key)} on {printable(backend)}",
+        ),
         verdict=verdict,
         passed=info.get("passed") is True,
         simulated=info.get("simulated") is True,

@@ -84,6 +84,8 @@ class KernelRecord:
     history: History | None = None
     #: The first measurement, when a suspected regression was measured again.
     first_attempt: Attempt | None = None
+    #: The GPU libraries' performance warnings of its kernel calls, each distinct one once.
+    performance_warnings: tuple[str, ...] = ()
 
     @property
     def speedup(self) -> RatioEstimate | None:

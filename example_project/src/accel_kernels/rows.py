@@ -34,13 +34,14 @@ def _normalize_row(row, out):
         out[j] = row[j] / norm
 
 
+# The row kernel applied to each row on one core. No __doc__ assignment: NumPy 2.0 and older
+# keep a ufunc's read-only.
 normalize_rows_numba = guvectorize(SIGNATURES, "(n)->(n)", cache=True)(_normalize_row)
-normalize_rows_numba.__doc__ = "The row kernel applied to each row on one core."
 
+# Rows split across CPU threads (target='parallel').
 normalize_rows_numba_parallel = guvectorize(SIGNATURES, "(n)->(n)", target="parallel", cache=True)(
     _normalize_row
 )
-normalize_rows_numba_parallel.__doc__ = "Rows split across CPU threads (``target='parallel'``)."
 
 
 # ``@guvectorize(target='cuda')`` fails on Numba's CUDA simulator, so the GPU version is a

@@ -32,11 +32,12 @@ def _gaussian(x, mu, sigma):
     return math.exp(-HALF * z * z) / (sigma * SQRT_2PI)
 
 
+# One fused loop on one CPU core (target='cpu'). No __doc__ assignment: NumPy 2.0 and older
+# keep a ufunc's read-only.
 gaussian_numba = vectorize(SIGNATURES, cache=True)(_gaussian)
-gaussian_numba.__doc__ = "One fused loop on one CPU core (``target='cpu'``)."
 
+# The loop split across CPU threads (target='parallel').
 gaussian_numba_parallel = vectorize(SIGNATURES, target="parallel", cache=True)(_gaussian)
-gaussian_numba_parallel.__doc__ = "The loop split across CPU threads (``target='parallel'``)."
 
 
 @functools.cache
