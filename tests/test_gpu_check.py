@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 from types import ModuleType
@@ -178,11 +179,17 @@ def test_a_step_that_runs_out_of_time_takes_its_children_down(tmp_path: Path) ->
     done = steps.run(["bash", "-c", script], cwd=tmp_path, env=_env(), timeout=1)
     assert done.status == 124
     assert done.exit_text().startswith("timed out after ")
-    try:  # killed: a zombie until its new parent reaps it, then gone
-        stat = Path(f"/proc/{int(child.read_text())}/stat").read_text()
-        state = stat.rpartition(")")[2].split()[0]
-    except FileNotFoundError:
-        state = "gone"
+    pid = int(child.read_text())
+    deadline = time.monotonic() + 10  # a SIGKILL lands soon after killpg, not at once
+    while True:
+        try:  # killed: a zombie until its new parent reaps it, then gone
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            state = stat.rpartition(")")[2].split()[0]
+        except FileNotFoundError:
+            state = "gone"
+        if state in ("Z", "gone") or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert state in ("Z", "gone")
 
 
