@@ -83,7 +83,10 @@ def test_the_script_without_a_gpu_writes_what_it_ran_and_skipped(tmp_path: Path)
     assert kept == ["GPU_RESULTS.md", "campaign-reports.tar.gz", "example.json", "step-logs.tar.gz"]
     with tarfile.open(tmp_path / "campaign-reports.tar.gz") as archive:
         names = sorted(Path(n).name for n in archive.getnames() if n.endswith(".json"))
-    assert names == [f"round-1-{c}.json" for c in ("20", "50", "unchanged")] + ["saved-0.json"]
+    # the run reports, and the baseline file they were judged against when accept kept a row
+    # (on a busy machine every row is contended and nothing is saved)
+    reports = [f"round-1-{c}.json" for c in ("20", "50", "unchanged")] + ["saved-0.json"]
+    assert [n for n in names if n != "baselines.json"] == reports
     with tarfile.open(tmp_path / "step-logs.tar.gz") as archive:
         assert [Path(n).name for n in archive.getnames() if n.endswith(".log")] == ["example.log"]
 
