@@ -65,6 +65,13 @@ SAVE_RUNS_HELP = (
 )
 #: The environment variable that sets the default of ``--gpuperf-save-runs``.
 SAVE_RUNS_ENV = "GPUPERF_SAVE_RUNS"
+CONFIRM_HELP = (
+    "how a suspected regression is confirmed before it fails: fresh (measured again in "
+    "this process, then in a fresh one; default, or $GPUPERF_CONFIRM) or same (in this "
+    "process only)"
+)
+#: The environment variable that sets the default of ``--gpuperf-confirm``.
+CONFIRM_ENV = "GPUPERF_CONFIRM"
 FALSE_ALARM_HELP = (
     "share of runs of unchanged code the gate may flag, once 3+ runs are saved, "
     "as 1% or 0.01 (default 1%)"
@@ -101,6 +108,7 @@ parse_gate_mode = _usage_error(parsing.parse_gate_mode)
 parse_false_alarm = _usage_error(parsing.parse_false_alarm)
 parse_history = _usage_error(parsing.parse_history)
 parse_save_runs = _usage_error(parsing.parse_save_runs)
+parse_confirm_mode = _usage_error(parsing.parse_confirm_mode)
 parse_output_path = _usage_error(parsing.parse_output_path)
 
 
@@ -164,6 +172,8 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("gpuperf_history", HISTORY_HELP, default=None)
     group.addoption("--gpuperf-save-runs", metavar="N", default=None, help=SAVE_RUNS_HELP)
     parser.addini("gpuperf_save_runs", SAVE_RUNS_HELP, default=None)
+    group.addoption("--gpuperf-confirm", metavar="MODE", default=None, help=CONFIRM_HELP)
+    parser.addini("gpuperf_confirm", CONFIRM_HELP, default=None)
     parser.addini("gpuperf_false_alarm", FALSE_ALARM_HELP, default=None)
     group.addoption("--gpuperf-devices", metavar="DEVICES", default=None, help=DEVICES_HELP)
     parser.addini("gpuperf_backends", BACKENDS_HELP, default=None)
@@ -202,6 +212,8 @@ class Settings:
     history: int = DEFAULT_HISTORY
     #: Processes one ``--gpuperf-save`` records (this one and fresh ones).
     save_runs: int = 3
+    #: How a suspected regression is confirmed: ``fresh`` (also in a fresh process) or ``same``.
+    confirm: str = "fresh"
     false_alarm: float = DEFAULT_FALSE_ALARM
     #: Where ``baseline_path`` came from, for messages: the option, the ini key or the default.
     baseline_source: str = "the default baseline path"
@@ -251,6 +263,11 @@ class Settings:
         if parsed["save_runs"] is None and os.environ.get(SAVE_RUNS_ENV):
             parsed["save_runs"] = parse_save_runs(
                 os.environ[SAVE_RUNS_ENV], SAVE_RUNS_ENV, "from the environment"
+            )
+        parsed["confirm"] = pick("gpuperf_confirm", "gpuperf_confirm", parse_confirm_mode)
+        if parsed["confirm"] is None and os.environ.get(CONFIRM_ENV):
+            parsed["confirm"] = parse_confirm_mode(
+                os.environ[CONFIRM_ENV], CONFIRM_ENV, "from the environment"
             )
         history = config.getini("gpuperf_history")
         if history:

@@ -133,6 +133,20 @@ def parse_save_runs(value: str | int, name: str, source: str) -> int:
     return int(text)
 
 
+#: How a suspected regression is confirmed before it fails its test.
+CONFIRM_MODES = ("fresh", "same")
+
+
+def parse_confirm_mode(value: str, name: str, source: str) -> str:
+    """Check a confirmation mode: ``fresh`` or ``same``."""
+    text = str(value).strip()
+    if text not in CONFIRM_MODES:
+        raise ValueError(
+            f"{name} must be one of {', '.join(CONFIRM_MODES)}; got {value!r} ({source})"
+        )
+    return text
+
+
 def parse_false_alarm(value: str | float, name: str, source: str) -> float:
     """Parse the false-alarm rate: a fraction above 0 and at most 0.5, as 1% or 0.01."""
     rate = parse_fraction(value, name, source, upper=0.5)

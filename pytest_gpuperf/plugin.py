@@ -69,15 +69,15 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     bind_worker()
 
 
-#: Set in the extra processes of ``--gpuperf-save-runs`` (``save_runs.CHILD_ENV``).
-_SAVE_RUN_CHILD = "GPUPERF_SAVE_RUN"
+#: Set in a fresh process that re-runs some tests of a parent (``fresh_process.CHILD_ENV``).
+_CHILD = "GPUPERF_CHILD"
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> None:
-    """In an extra process of ``--gpuperf-save-runs``, switch off the reports the parent writes."""
-    if _SAVE_RUN_CHILD in os.environ:
-        from pytest_gpuperf.save_runs import quiet_child_outputs
+    """In a fresh process a parent started, switch off the reports the parent writes."""
+    if _CHILD in os.environ:
+        from pytest_gpuperf.fresh_process import quiet_child_outputs
 
         quiet_child_outputs(config)
 
@@ -86,8 +86,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """Parse the settings once; start a measuring session under ``--gpuperf``."""
     config.addinivalue_line("markers", MARKER_HELP)
     settings = Settings.from_config(config)
-    if settings.enabled and _SAVE_RUN_CHILD in os.environ:
-        settings = _as_save_run_child(config, settings)
+    if settings.enabled and _CHILD in os.environ:
+        settings = _as_child(config, settings)
     config.stash[settings_key] = settings
     config.stash[hints_key] = {}
     config.stash[positions_key] = {}
@@ -110,15 +110,15 @@ def pytest_configure(config: pytest.Config) -> None:
     fault_watch.install(config, measuring.hand_over_early if measuring is not None else None)
 
 
-def _as_save_run_child(config: pytest.Config, settings: Settings) -> Settings:
-    """An extra process of ``--gpuperf-save-runs``: the parent's saved tests, no reports."""
-    from pytest_gpuperf import save_runs
+def _as_child(config: pytest.Config, settings: Settings) -> Settings:
+    """A fresh process a parent started: the tests of its plan, none of the parent's reports."""
+    from pytest_gpuperf import fresh_process
 
-    plan = save_runs.child_plan()
+    plan = fresh_process.child_plan()
     if plan is None:
         return settings
-    config.pluginmanager.register(save_runs.ChildSelection(plan.nodeids), "gpuperf-save-run")
-    return save_runs.child_settings(settings)
+    config.pluginmanager.register(fresh_process.ChildSelection(plan.nodeids), "gpuperf-child")
+    return fresh_process.child_settings(settings, plan)
 
 
 def _start_scaleout(config: pytest.Config, session: GpuperfSession) -> None:
@@ -376,6 +376,7 @@ def cuda_sync_timer(
         history=session.history if session else lambda key, name: None,
         versions=session.versions if session else {},
         priors=session.priors if session else lambda name: {},
+        confirm=session.confirm if session else None,
         record=session.record if session else lambda record: None,
         user_properties=item.user_properties,
         **({"guard": session.guard} if session else {}),

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
     from pytest_gpuperf.backends.registry import BackendRegistry
+    from pytest_gpuperf.confirm import FreshConfirmation
     from pytest_gpuperf.measure.measurement import Measurement
     from pytest_gpuperf.options import Settings
     from pytest_gpuperf.save_runs import SaveRuns
@@ -64,15 +65,20 @@ class GpuperfSession:
         self.worker_fingerprints: dict[str, list[str]] = {}
         #: The extra processes of ``--gpuperf-save-runs`` (None: this run saves alone).
         self._save_runs = _save_runs(config, settings, self.role)
+        #: The baseline file the verdicts are judged against (a save run's child: a copy).
+        self.judged_path = settings.baseline_path
+        #: Measures a suspected regression again in a fresh process (None: not in this run).
+        self.confirm = _confirmation(config, settings, self.role)
 
     def start(self, registry: BackendRegistry) -> None:
         """Load the baselines (a damaged file stops the run) and read the machine facts."""
-        from pytest_gpuperf.save_runs import child_plan
+        from pytest_gpuperf.fresh_process import child_plan
 
-        plan = child_plan()  # an extra save run is judged as its parent was
-        judged = Path(plan.judge_baseline) if plan else self.settings.baseline_path
+        plan = child_plan()  # a fresh process is judged as its parent was
+        if plan is not None:
+            self.judged_path = Path(plan.judge_baseline)
         try:
-            self.baselines = store.load_baselines(judged, self.settings.baseline_source)
+            self.baselines = store.load_baselines(self.judged_path, self.settings.baseline_source)
         except store.BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
         self.versions = facts.library_versions()
@@ -381,11 +387,18 @@ class GpuperfSession:
 
 def _save_runs(config: pytest.Config, settings: Settings, part: str) -> SaveRuns | None:
     """The extra processes of ``--gpuperf-save-runs``, for a run that saves, alone, first."""
-    from pytest_gpuperf.save_runs import SaveRuns, child_run
+    from pytest_gpuperf import save_runs
 
-    if not settings.save or settings.save_runs < 2 or part != "solo" or child_run() is not None:
+    return save_runs.SaveRuns(config, settings) if save_runs.wanted(settings, part) else None
+
+
+def _confirmation(config: pytest.Config, settings: Settings, part: str) -> FreshConfirmation | None:
+    """The fresh-process confirmation of suspected regressions, where this run has one."""
+    from pytest_gpuperf import confirm
+
+    if not confirm.wanted(settings, part):
         return None
-    return SaveRuns(config, settings)
+    return confirm.FreshConfirmation(config, settings.baseline_path, settings.max_time)
 
 
 def _device_peak(measurement: Measurement) -> int | None:

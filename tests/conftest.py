@@ -36,12 +36,15 @@ def _no_job_summary(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _one_process_per_save(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An inner ``--gpuperf-save`` records its own run only, unless a test asks for more.
+def _no_fresh_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner runs start no fresh processes of their own, unless a test asks for them.
 
-    The default, 3 processes, would run every saving test three times; the tests of
-    ``--gpuperf-save-runs`` (``test_save_runs.py``) give it on the command line.
+    By default one ``--gpuperf-save`` records 3 processes and a suspected regression
+    is measured again in a fresh process: every saving or regressing inner run would
+    start more pytest processes. The tests of those features (``test_save_runs.py``,
+    ``test_confirm.py``) ask for them on the command line.
     """
     monkeypatch.setenv("GPUPERF_SAVE_RUNS", "1")
-    monkeypatch.delenv("GPUPERF_SAVE_RUN", raising=False)
-    monkeypatch.delenv("GPUPERF_SAVE_RUN_PLAN", raising=False)
+    monkeypatch.setenv("GPUPERF_CONFIRM", "same")
+    monkeypatch.delenv("GPUPERF_CHILD", raising=False)
+    monkeypatch.delenv("GPUPERF_CHILD_PLAN", raising=False)

@@ -116,13 +116,14 @@ def test_parse_backend_list_rejects_an_empty_list(value: str) -> None:
 
 
 def test_settings_defaults(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("GPUPERF_SAVE_RUNS")  # the suite's conftest sets it to 1
+    monkeypatch.delenv("GPUPERF_SAVE_RUNS")  # the suite's conftest sets it to 1,
+    monkeypatch.delenv("GPUPERF_CONFIRM")  # and this one to same
     config = pytester.parseconfig()
     settings = Settings.from_config(config)
     assert settings == Settings(baseline_path=Path(config.rootpath) / ".gpuperf/baselines.json")
     assert settings.enabled is False
     assert settings.backends is None
-    assert (settings.gate, settings.save_runs) == ("auto", 3)
+    assert (settings.gate, settings.save_runs, settings.confirm) == ("auto", 3, "fresh")
 
 
 def test_settings_cli_beats_ini_beats_default(pytester: pytest.Pytester) -> None:

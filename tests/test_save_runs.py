@@ -2,7 +2,7 @@
 
 The inner project's kernel takes 1 ms of fake time in the run that was given
 ``--gpuperf-save`` and, where ``GP_CHILD_SLOWER`` says so, longer in the extra
-processes (which ``GPUPERF_SAVE_RUN`` marks), so what each process saved tells
+processes (which ``GPUPERF_CHILD`` marks), so what each process saved tells
 which rule judged it.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import fakeclock_plugin
 import pytest
 
-from pytest_gpuperf import save_runs
+from pytest_gpuperf import fresh_process
 from pytest_gpuperf.options import Settings
 
 CONFTEST = """
@@ -26,7 +26,7 @@ CONFTEST = """
 
     def child_factor():
         "How much slower the kernel is in an extra save run (GP_CHILD_SLOWER), else 1."
-        if os.environ.get("GPUPERF_SAVE_RUN"):
+        if os.environ.get("GPUPERF_CHILD"):
             return float(os.environ.get("GP_CHILD_SLOWER", "1"))
         return 1.0
 """
@@ -156,7 +156,7 @@ def test_an_extra_run_that_fails_is_named_with_its_output(
     project.makeconftest(  # the extra processes cannot even import their conftest
         fakeclock_plugin.LOAD_LINE
         + "import os\n"
-        + "if os.environ.get('GPUPERF_SAVE_RUN'):\n"
+        + "if os.environ.get('GPUPERF_CHILD'):\n"
         + "    raise RuntimeError('broken in the child')\n"
         + "def child_factor():\n    return 1.0\n"
     )
@@ -197,7 +197,7 @@ def test_a_child_switches_off_the_parents_outputs() -> None:
     option = types.SimpleNamespace(
         xmlpath="junit.xml", benchmark_json="b.json", benchmark_autosave=True, other=1
     )
-    save_runs.quiet_child_outputs(types.SimpleNamespace(option=option))  # type: ignore[arg-type]
+    fresh_process.quiet_child_outputs(types.SimpleNamespace(option=option))  # type: ignore[arg-type]
     assert (option.xmlpath, option.benchmark_json, option.benchmark_autosave) == (
         None,
         None,
@@ -206,7 +206,8 @@ def test_a_child_switches_off_the_parents_outputs() -> None:
     settings = Settings(
         enabled=True, save=True, json_path=Path("r.json"), plot_dir=Path("p"), save_runs=3
     )
-    child = save_runs.child_settings(settings)
+    plan = fresh_process.Plan(("t.py::test",), "b.json", "r.json", save=True)
+    child = fresh_process.child_settings(settings, plan)
     assert (child.json_path, child.markdown_path, child.plot_dir, child.save_runs) == (
         None,
         None,
@@ -214,17 +215,26 @@ def test_a_child_switches_off_the_parents_outputs() -> None:
         1,
     )
     assert child.save
+    confirming = fresh_process.Plan(("t.py::test",), "b.json", "r.json", False, "fresh.json")
+    checked = fresh_process.child_settings(settings, confirming)
+    assert (checked.save, checked.json_path) == (False, Path("fresh.json"))
 
 
-def test_the_child_marker_the_plugin_checks_is_the_one_save_runs_sets() -> None:
+def test_the_child_marker_the_plugin_checks_is_the_one_fresh_process_sets() -> None:
     from pytest_gpuperf import plugin
 
-    assert plugin._SAVE_RUN_CHILD == save_runs.CHILD_ENV
+    assert plugin._CHILD == fresh_process.CHILD_ENV
 
 
-def test_child_run_reads_only_a_well_formed_marker(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(save_runs.CHILD_ENV, "2/3")
-    assert save_runs.child_run() == (2, 3)
-    monkeypatch.setenv(save_runs.CHILD_ENV, "two")
-    assert save_runs.child_run() is None
-    assert save_runs.child_plan() is None
+def test_a_child_without_a_readable_plan_is_not_planned(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(fresh_process.CHILD_ENV, "save 2/3")
+    assert fresh_process.child_kind() == "save 2/3"
+    assert fresh_process.child_plan() is None  # no plan file named
+    monkeypatch.setenv(fresh_process.PLAN_ENV, str(tmp_path / "missing.json"))
+    assert fresh_process.child_plan() is None
+    plan = fresh_process.Plan(("a", "b"), "base.json", "r.json", save=False, report="f.json")
+    plan.write(tmp_path / "plan.json")
+    monkeypatch.setenv(fresh_process.PLAN_ENV, str(tmp_path / "plan.json"))
+    assert fresh_process.child_plan() == plan
