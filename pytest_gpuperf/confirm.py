@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 #: A fresh process that takes longer than this is given up on (seconds, with the
 #: measuring budget added): the regression then stands, unconfirmed.
 TIMEOUT_S = 300.0
+#: Once fresh processes agreed on this many regressions, the run's regressions are
+#: real, not one process's luck: the rest stand without a fresh process each.
+AGREED_ENOUGH = 3
 
 
 def wanted(settings: Settings, part: str) -> bool:
@@ -44,9 +47,22 @@ class FreshConfirmation:
         self._config = config
         self._baseline = baseline
         self._timeout = TIMEOUT_S + 4 * budget_s
+        self._agreed = 0
 
     def __call__(self, nodeid: str, test_key: str, backend: str) -> FreshRun | str:
         """The fresh process's row for this test and backend, or why there is none."""
+        if self._agreed >= AGREED_ENOUGH:
+            return (
+                f"fresh processes already confirmed {self._agreed} regressions in this run, "
+                "so the rest are not measured again"
+            )
+        found = self._measure(nodeid, test_key, backend)
+        if isinstance(found, FreshRun) and found.verdict == "REGRESSED":
+            self._agreed += 1
+        return found
+
+    def _measure(self, nodeid: str, test_key: str, backend: str) -> FreshRun | str:
+        """Run the test in a fresh process and read its row back."""
         folder = Path(tempfile.mkdtemp(prefix="gpuperf-confirm-"))
         try:
             report = folder / "fresh.json"

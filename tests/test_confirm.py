@@ -202,3 +202,61 @@ def test_a_fresh_process_that_agrees_or_cannot_judge_keeps_the_regression() -> N
     unknown = after_fresh_process(REGRESSED, "it ran out of time (300 s)", fail_inconclusive=True)
     assert unknown.verdict is Verdict.REGRESSED
     assert unknown.notes == ("not confirmed in a fresh process: it ran out of time (300 s)",)
+
+
+def _timer_with(confirm_calls: list[str]) -> object:
+    """Just enough of a SyncTimer for its confirmation step, recording confirm calls."""
+    import contextlib
+    import types
+
+    def confirm_stub(nodeid: str, test_key: str, backend: str) -> FreshRun:
+        confirm_calls.append(nodeid)
+        return FreshRun("ok", 5.0, 1e-3)
+
+    context = types.SimpleNamespace(
+        nodeid="t.py::test[x]", test_key="t.py::test", confirm=confirm_stub
+    )
+    return types.SimpleNamespace(
+        _context=context,
+        _held=contextlib.nullcontext,
+        _handle=types.SimpleNamespace(name="x"),
+        _settings=types.SimpleNamespace(fail_inconclusive=False),
+    )
+
+
+@pytest.mark.parametrize(
+    ("judged_on", "confirmed"),
+    [("speedup", True), ("wall time", True), ("CUDA-event time", False)],
+)
+def test_only_wall_clock_evidence_is_confirmed_in_a_fresh_process(
+    judged_on: str, confirmed: bool
+) -> None:
+    from dataclasses import replace
+
+    from pytest_gpuperf.fixtures.sync_timer import SyncTimer
+
+    calls: list[str] = []
+    gate = replace(REGRESSED, judged_on=judged_on)
+    result = SyncTimer._confirm_in_a_fresh_process(_timer_with(calls), gate)  # type: ignore[arg-type]
+    assert (calls == ["t.py::test[x]"]) is confirmed
+    assert (result.verdict is Verdict.INCONCLUSIVE) is confirmed  # type: ignore[union-attr]
+
+
+def test_after_three_agreeing_fresh_processes_the_rest_stand(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checker = confirm.FreshConfirmation(None, Path("b.json"), 1.0)  # type: ignore[arg-type]
+    measured: list[str] = []
+
+    def regressed(nodeid: str, test_key: str, backend: str) -> FreshRun:
+        measured.append(nodeid)
+        return FreshRun("REGRESSED", 2.5, 2e-3)
+
+    monkeypatch.setattr(checker, "_measure", regressed)
+    results = [checker(f"t.py::test_{i}", f"t.py::test_{i}", "numba") for i in range(5)]
+    assert measured == ["t.py::test_0", "t.py::test_1", "t.py::test_2"]
+    assert all(isinstance(r, FreshRun) for r in results[:3])
+    assert results[3] == (
+        "fresh processes already confirmed 3 regressions in this run, so the rest are not "
+        "measured again"
+    )
