@@ -48,7 +48,11 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def test_the_script_without_a_gpu_writes_what_it_ran_and_skipped(tmp_path: Path) -> None:
-    env = _env(OUT=str(tmp_path), GPU_CHECK_PYTHON=sys.executable)  # no venv, no install
+    # No venv, no install: the interpreter is used as it is. The README's test command does not
+    # install the example project, so its sources come from the checkout.
+    example_src = str(BENCH.parent / "example_project" / "src")
+    python_path = os.pathsep.join(filter(None, [example_src, os.environ.get("PYTHONPATH")]))
+    env = _env(OUT=str(tmp_path), GPU_CHECK_PYTHON=sys.executable, PYTHONPATH=python_path)
     done = subprocess.run(
         ["bash", str(BENCH / "gpu_check.sh"), "--no-gpu", "--quick"],
         capture_output=True,
