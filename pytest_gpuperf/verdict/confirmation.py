@@ -1,4 +1,4 @@
-"""A suspected regression against the same test measured again in a fresh process.
+"""A suspected regression measured again: on fresh inputs in-process, then in a fresh process.
 
 A plain module: no pytest, no numpy. On a CPU a kernel's time can move between
 processes by more than any tolerance, with unchanged code: where the JIT put the
@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import final
+from typing import TYPE_CHECKING, final
 
 from pytest_gpuperf.verdict.outcome import GateResult, Verdict
+
+if TYPE_CHECKING:
+    from pytest_gpuperf.verdict.record import Attempt
 
 
 @final
@@ -83,3 +86,19 @@ def after_fresh_process(
         message=message,
         attribution="process",
     )
+
+
+def after_second_attempt(gate: GateResult | None, first: Attempt) -> GateResult | None:
+    """The verdict of the in-process re-measure on fresh inputs, saying what attempt 1 measured."""
+    if gate is None:
+        return None
+    speed = first.measurement.speedup
+    measured = f" at {speed.value:.3g}x" if speed is not None else ""
+    note = (
+        f"re-measured on fresh inputs after attempt 1 was {first.gate.verdict.value}{measured}; "
+        "attempt 2 decides"
+    )
+    message = gate.message
+    if gate.failed:
+        message = f"{message}\nattempt 1 (first inputs): {first.gate.reason}"
+    return dataclasses.replace(gate, notes=(*gate.notes, note), message=message)
