@@ -225,15 +225,19 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
-        """Build settings with the precedence CLI, then ini, then default."""
+        """Build settings with the precedence CLI, then ini, then environment, then default."""
 
-        def pick(option: str, ini: str, parse: Callable[[str, str, str], object]) -> object:
+        def pick(
+            option: str, ini: str, parse: Callable[[str, str, str], object], env: str = ""
+        ) -> object:
             cli = config.getoption(option)
             if cli is not None:
                 return parse(cli, "--" + option.replace("_", "-"), "from command line")
             ini_value = config.getini(ini)
             if ini_value:
                 return parse(str(ini_value), ini, "from config file")
+            if env and os.environ.get(env):
+                return parse(os.environ[env], env, "from the environment")
             return None
 
         def flag(option: str, ini: str) -> bool:
@@ -259,16 +263,12 @@ class Settings:
         parsed["false_alarm"] = pick(
             "gpuperf_false_alarm", "gpuperf_false_alarm", parse_false_alarm
         )
-        parsed["save_runs"] = pick("gpuperf_save_runs", "gpuperf_save_runs", parse_save_runs)
-        if parsed["save_runs"] is None and os.environ.get(SAVE_RUNS_ENV):
-            parsed["save_runs"] = parse_save_runs(
-                os.environ[SAVE_RUNS_ENV], SAVE_RUNS_ENV, "from the environment"
-            )
-        parsed["confirm"] = pick("gpuperf_confirm", "gpuperf_confirm", parse_confirm_mode)
-        if parsed["confirm"] is None and os.environ.get(CONFIRM_ENV):
-            parsed["confirm"] = parse_confirm_mode(
-                os.environ[CONFIRM_ENV], CONFIRM_ENV, "from the environment"
-            )
+        parsed["save_runs"] = pick(
+            "gpuperf_save_runs", "gpuperf_save_runs", parse_save_runs, SAVE_RUNS_ENV
+        )
+        parsed["confirm"] = pick(
+            "gpuperf_confirm", "gpuperf_confirm", parse_confirm_mode, CONFIRM_ENV
+        )
         history = config.getini("gpuperf_history")
         if history:
             parsed["history"] = parse_history(str(history), "gpuperf_history", "from config file")

@@ -65,8 +65,6 @@ class GpuperfSession:
         self.worker_fingerprints: dict[str, list[str]] = {}
         #: The extra processes of ``--gpuperf-save-runs`` (None: this run saves alone).
         self._save_runs = _save_runs(config, settings, self.role)
-        #: The baseline file the verdicts are judged against (a save run's child: a copy).
-        self.judged_path = settings.baseline_path
         #: Measures a suspected regression again in a fresh process (None: not in this run).
         self.confirm = _confirmation(config, settings, self.role)
 
@@ -74,11 +72,10 @@ class GpuperfSession:
         """Load the baselines (a damaged file stops the run) and read the machine facts."""
         from pytest_gpuperf.fresh_process import child_plan
 
-        plan = child_plan()  # a fresh process is judged as its parent was
-        if plan is not None:
-            self.judged_path = Path(plan.judge_baseline)
+        plan = child_plan()  # a fresh process is judged as its parent was: against a copy
+        judged = Path(plan.judge_baseline) if plan is not None else self.settings.baseline_path
         try:
-            self.baselines = store.load_baselines(self.judged_path, self.settings.baseline_source)
+            self.baselines = store.load_baselines(judged, self.settings.baseline_source)
         except store.BaselineError as exc:
             raise pytest.UsageError(str(exc)) from None
         self.versions = facts.library_versions()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pytest_gpuperf.verdict.bands import speed
-from pytest_gpuperf.verdict.outcome import GateResult, Verdict, inconclusive
+from pytest_gpuperf.verdict.outcome import GateResult, improved_or_ok, inconclusive, regressed
 from pytest_gpuperf.verdict.wording import ms, percent, rests_on, widened
 
 if TYPE_CHECKING:
@@ -60,21 +60,9 @@ def judge_time(gate: GateInput, bands: Bands, history: History) -> GateResult:
             f"{rests_on(found)}If the new speed is intended, accept it with: {gate.accept_command}"
         )
         reason = f"{clock} median {ms(now.value)} is above the ceiling {ms(ceiling_s)}"
-        return GateResult(
-            Verdict.REGRESSED,
-            failed=True,
-            message=message,
-            reason=reason,
-            bands=result_bands,
-            attribution="kernel",
-        )
-    if found.above(speed(now)):
-        reason = (
-            f"{clock} median {moved:+.1%} vs baseline {ms(base_s)}; re-save with "
-            f"{gate.accept_command} so the baseline keeps guarding the new speed"
-        )
-        return GateResult(Verdict.IMPROVED, reason=reason, bands=result_bands)
-    return GateResult(Verdict.OK, bands=result_bands)
+        return regressed(message, reason, result_bands)
+    change = f"{clock} median {moved:+.1%} vs baseline {ms(base_s)}"
+    return improved_or_ok(gate, found.above(speed(now)), change, result_bands)
 
 
 def clocks_below(gate: GateInput, history: History) -> str:

@@ -111,3 +111,29 @@ def inconclusive(gate: GateInput, reason: str, headline: str, **extra: object) -
         message=message,
         **extra,  # type: ignore[arg-type]
     )
+
+
+def regressed(message: str, reason: str, bands: Mapping[str, Band]) -> GateResult:
+    """A failing REGRESSED verdict put on the kernel: ``message`` for the test, ``reason``
+    for the table.
+    """
+    return GateResult(
+        Verdict.REGRESSED,
+        failed=True,
+        message=message,
+        reason=reason,
+        bands=bands,
+        attribution="kernel",
+    )
+
+
+def improved_or_ok(
+    gate: GateInput, improved: bool, change: str, bands: Mapping[str, Band]
+) -> GateResult:
+    """IMPROVED when ``improved``, saying ``change`` and how to re-save; else OK."""
+    if not improved:
+        return GateResult(Verdict.OK, bands=bands)
+    reason = (
+        f"{change}; re-save with {gate.accept_command} so the baseline keeps guarding the new speed"
+    )
+    return GateResult(Verdict.IMPROVED, reason=reason, bands=bands)

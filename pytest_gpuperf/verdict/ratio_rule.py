@@ -12,7 +12,7 @@ import math
 from typing import TYPE_CHECKING
 
 from pytest_gpuperf.verdict.attribution import kernel_explains, masked_by_the_reference, moves
-from pytest_gpuperf.verdict.outcome import GateResult, Verdict, inconclusive
+from pytest_gpuperf.verdict.outcome import GateResult, improved_or_ok, inconclusive, regressed
 from pytest_gpuperf.verdict.wording import estimate, percent, rests_on, widened
 
 if TYPE_CHECKING:
@@ -56,14 +56,7 @@ def judge_speedup(gate: GateInput, bands: Bands) -> GateResult:
             f"{_interval_or_point(found, now)} is below the floor {found.floor:.3g}x "
             f"(baseline {base:.3g}x - {percent(found.detectable)})"
         )
-        return GateResult(
-            Verdict.REGRESSED,
-            failed=True,
-            message=message,
-            reason=reason,
-            bands=result_bands,
-            attribution="kernel",
-        )
+        return regressed(message, reason, result_bands)
     masked = masked_by_the_reference(gate, bands)
     if masked:
         return inconclusive(
@@ -74,13 +67,8 @@ def judge_speedup(gate: GateInput, bands: Bands) -> GateResult:
             bands=result_bands,
             attribution="reference",
         )
-    if found.above(now):
-        reason = (
-            f"{moved:+.1%} over baseline {base:.3g}x; re-save with "
-            f"{gate.accept_command} so the baseline keeps guarding the new speed"
-        )
-        return GateResult(Verdict.IMPROVED, reason=reason, bands=result_bands)
-    return GateResult(Verdict.OK, bands=result_bands)
+    change = f"{moved:+.1%} over baseline {base:.3g}x"
+    return improved_or_ok(gate, found.above(now), change, result_bands)
 
 
 def _interval_or_point(found: Band, now: RatioEstimate) -> str:
