@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from pytest_gpuperf.measure.statistics import RatioEstimate
-from pytest_gpuperf.verdict.bands import speed
+from pytest_gpuperf.verdict.bands import point_speed
 from pytest_gpuperf.verdict.wording import change, ms
 
 if TYPE_CHECKING:
@@ -52,11 +51,8 @@ def masked_by_the_reference(gate: GateInput, bands: Bands) -> str:
     kernel_now, reference_now = gate.kernel_median_s, gate.reference_median_s
     if not kernel_now or not reference_now or bands.kernel is None or bands.reference is None:
         return ""
-
-    def point(seconds: float) -> RatioEstimate:
-        return speed(RatioEstimate(seconds, seconds, seconds))
-
-    if not (bands.kernel.below(point(kernel_now)) and bands.reference.below(point(reference_now))):
+    kernel_slower = bands.kernel.below(point_speed(kernel_now))
+    if not (kernel_slower and bands.reference.below(point_speed(reference_now))):
         return ""
     return (
         f"the kernel and the reference both slowed down: {moves(gate, bands)}; the speedup can't "

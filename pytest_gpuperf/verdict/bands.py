@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, final
 from pytest_gpuperf.measure.statistics import RatioEstimate, t_quantile
 from pytest_gpuperf.verdict.cold_start import prior_for
 from pytest_gpuperf.verdict.history import MIN_RUNS, geometric_mean
-from pytest_gpuperf.verdict.spread_prior import MAX_DF
+from pytest_gpuperf.verdict.spread_prior import MAX_DF, log_variance
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -106,7 +106,8 @@ def band(
     """
     center = geometric_mean(history)
     k = len(history)
-    own = statistics.variance([math.log(v) for v in history]) if k >= 2 else None
+    found = log_variance(history)
+    own = found[0] if found is not None else None
     if prior is not None:
         variance, df = prior.moderated(own, k - 1)
         source = "pooled" if prior.tests else "assumed"
@@ -176,8 +177,9 @@ def speed(seconds: RatioEstimate) -> RatioEstimate:
     return RatioEstimate(1 / seconds.value, 1 / seconds.high, 1 / seconds.low)
 
 
-def _point(seconds: float) -> RatioEstimate:
-    return RatioEstimate(seconds, seconds, seconds)
+def point_speed(seconds: float) -> RatioEstimate:
+    """A single time (no interval) as a speed, for the bands of a side's median."""
+    return RatioEstimate(1 / seconds, 1 / seconds, 1 / seconds)
 
 
 @final
@@ -252,7 +254,7 @@ def _median_band(
         return None
     return band(
         [1 / t for t in then_s],
-        speed(_point(now_s)),
+        point_speed(now_s),
         tolerance=gate.tolerance,
         false_alarm=gate.false_alarm,
         prior=prior(quantity),
