@@ -416,6 +416,24 @@ def test_fresh_copies_are_checked_all_at_once(host_memory: dict[str, int | None]
         arrays.host_args(args)
 
 
+def test_restorers_check_the_room_at_their_first_call_only(
+    host_memory: dict[str, int | None],
+) -> None:
+    """restore_inputs=True makes copies before every sample; only the first is checked."""
+    backend = RoomyGpu(free_bytes=GIB)
+    arrays, _ = factory(backend)
+    args = (arrays.zeros(MIB, "float32"),)
+    fresh_device, fresh_host = arrays.restorers(args)
+    assert len(fresh_device()) == 1
+    assert len(fresh_host()) == 1
+    backend.free_bytes = 0
+    host_memory["available"] = 0
+    assert len(fresh_device()) == 1  # same size as the last copies, which it replaces
+    assert len(fresh_host()) == 1
+    with pytest.raises(pytest.fail.Exception, match="not enough device and host memory"):
+        arrays.restorers(args)[0]()  # a new pair checks again
+
+
 def test_complex_random_values_are_the_same_as_before() -> None:
     """``random`` draws complex values one part at a time now; the values did not change."""
     for dtype in ("complex64", "complex128"):

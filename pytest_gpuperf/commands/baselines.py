@@ -65,7 +65,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
     """Print each saved run of the matching tests, and the floor the next run must reach."""
     from pytest_gpuperf.measure.statistics import RatioEstimate
-    from pytest_gpuperf.verdict.bands import band, speed
+    from pytest_gpuperf.verdict.bands import band, point_speed
     from pytest_gpuperf.verdict.cold_start import prior_for
     from pytest_gpuperf.verdict.history import describe_runs
 
@@ -127,7 +127,7 @@ def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
             then = device[-1]
             times = band(
                 [1 / t for t in device],
-                speed(RatioEstimate(then, then, then)),
+                point_speed(then),
                 prior=prior_for("device", k, priors),
                 **limits,
             )
