@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_history import entry
 
 from pytest_gpuperf.measure.statistics import RatioEstimate, t_quantile
-from pytest_gpuperf.store.baseline_entry import BaselineEntry
 from pytest_gpuperf.verdict.bands import band, reference_band, speed
 from pytest_gpuperf.verdict.history import MIN_RUNS, History, geometric_mean
-
-
-def entry(speedup: float, reference_s: float = 5e-3, **changes: Any) -> BaselineEntry:
-    values: dict[str, Any] = dict(
-        speedup=speedup, ci_low=speedup, ci_high=speedup, kernel_median_s=reference_s / speedup,
-        reference_median_s=reference_s, samples=10, dtypes=(), shapes=(), versions={},
-        timestamp="2024-05-01T12:00:00+00:00", foreign_cpu=0.0,
-    )  # fmt: skip
-    values.update(changes)
-    return BaselineEntry(**values)
 
 
 def test_reference_band_fits_the_speedup_on_the_reference_speed() -> None:

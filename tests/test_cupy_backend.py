@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import types
 
 import pytest
 
@@ -55,8 +56,6 @@ def test_cupy_reason_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_free_device_bytes_counts_the_pools_unused_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     """With a fake cupy: the driver's free memory plus what the memory pool holds unused."""
-    import sys
-    import types
 
     fake = types.ModuleType("cupy")
     fake.cuda = types.SimpleNamespace(  # type: ignore[attr-defined]
@@ -79,7 +78,6 @@ def test_cupy_before_14_raising_without_a_driver_is_a_skip_reason(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """CuPy 13's ``is_available()`` raises without a driver; the backend gives its reason."""
-    import types
 
     def is_available() -> bool:
         raise RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient")

@@ -300,7 +300,6 @@ def never_placed(arr: Any, offset: int) -> Any:
     raise AssertionError("gpu_array copied the values before checking the room")
 
 
-@pytest.mark.usefixtures("host_memory")
 def test_an_array_larger_than_the_device_fails_before_anything_is_allocated(
     monkeypatch: pytest.MonkeyPatch, host_memory: dict[str, int | None]
 ) -> None:

@@ -69,9 +69,7 @@ def _older_numpy() -> str:
 def test_a_library_that_fails_inside_itself_is_broken_with_versions_and_fix(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(
-        launch_checks.LAUNCHES, "numba_cuda", (_fake_library_launch(), "numba_cuda")
-    )
+    _break_numba_cuda(monkeypatch)
     result = launch_checks.launch("numba_cuda")
     assert result is not None
     assert result.ok is False
@@ -146,9 +144,7 @@ def test_doctor_counts_a_failed_launch_as_broken(
     monkeypatch.setattr(doctor, "cupy_check", lambda gpus: Check("cupy", "unavailable", "no"))
     monkeypatch.setattr(doctor, "_opt_in_checks", list)
     monkeypatch.setattr(doctor, "device_facts", list)
-    monkeypatch.setitem(
-        launch_checks.LAUNCHES, "numba_cuda", (_fake_library_launch(), "numba_cuda")
-    )
+    _break_numba_cuda(monkeypatch)
     assert main(["doctor"]) == 1
     out = capsys.readouterr().out
     assert (
