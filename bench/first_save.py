@@ -30,16 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import run as bench_run
+from verdict_scoring import share
 
 BENCH = Path(__file__).resolve().parent
 EXAMPLE = BENCH.parent / "example_project"
 #: One example run takes about 35 s on two idle cores; a save three times that.
 RUN_TIMEOUT_S = 900
-
-
-def log(text: str) -> None:
-    """Progress on stderr, flushed."""
-    print(text, file=sys.stderr, flush=True)
 
 
 def example_run(args: list[str], out: Path, tag: str) -> tuple[int, float]:
@@ -105,7 +101,7 @@ def run_pairs(k: int, out: Path, save_runs: int) -> list[dict[str, Any]]:
         }
         pairs.append(pair)
         regressed = [r for r in found if r["verdict"] == "REGRESSED"]
-        log(
+        bench_run.log(
             f"pair {index + 1}/{k}: save rc={save_rc} {save_s:.0f} s, rerun rc={rerun_rc} "
             f"{rerun_s:.0f} s, {len(regressed)} REGRESSED"
         )
@@ -155,15 +151,7 @@ def section(meta: dict[str, Any], pairs: list[dict[str, Any]]) -> str:
 
 def write_section(target: Path, text: str) -> None:
     """Replace the first-save section of ``target`` (append it when there is none)."""
-    start, end = "<!-- first-save:start -->", "<!-- first-save:end -->"
-    block = f"{start}\n{text.rstrip()}\n{end}\n"
-    current = target.read_text(encoding="utf-8") if target.exists() else ""
-    if start in current and end in current:
-        head, tail = current[: current.index(start)], current[current.index(end) + len(end) + 1 :]
-        current = head + block + tail
-    else:
-        current = f"{current.rstrip()}\n\n{block}" if current else block
-    target.write_text(current, encoding="utf-8")
+    bench_run.write_marked(target, text, "first-save")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,8 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         "k": k,
         "save_runs": args.save_runs,
         "machine": bench_run._machine(),
-        "foreign_before": _share(foreign_before),
-        "foreign_after": _share(bench_run.foreign_share()),
+        "foreign_before": share(foreign_before),
+        "foreign_after": share(bench_run.foreign_share()),
         "load_before": load_before,
         "load_after": " ".join(f"{v:.2f}" for v in os.getloadavg()),
         "minutes": (time.perf_counter() - started) / 60,
@@ -200,10 +188,6 @@ def main(argv: list[str] | None = None) -> int:
     write_section(target, text)
     print(text)
     return 0
-
-
-def _share(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.1%}"
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import gpu_scoring as gs
+from verdict_scoring import share
 
 PROJECT = Path(__file__).resolve().parent / "gpu_project"
 
@@ -55,8 +56,8 @@ def _header(data: dict[str, Any]) -> list[str]:
         f"`{meta['command']}` (K={meta['k']} runs per condition and history, histories of "
         f"{histories} saved runs, seed {meta['seed']}); code: {meta['git']}",
         f"- Machine: {meta['machine']}; {meta['versions']}",
-        f"- Foreign CPU share: {gs._share(meta.get('foreign_before'))} before, "
-        f"{gs._share(meta.get('foreign_after'))} after; load average {meta.get('load_start')} "
+        f"- Foreign CPU share: {share(meta.get('foreign_before'))} before, "
+        f"{share(meta.get('foreign_after'))} after; load average {meta.get('load_start')} "
         f"at start, {meta.get('load_end')} at end.",
         f"- Gate measured: the installed plugin's default, `gate={gs.DEFAULT_GATE!r}`, at "
         f"tolerance {gs.DEFAULTS['tolerance']:.0%} and {gs.DEFAULTS['false_alarm']:.0%} "

@@ -78,11 +78,6 @@ CONDITIONS = (
 )
 
 
-def log(text: str) -> None:
-    """Progress on stderr, flushed."""
-    print(text, file=sys.stderr, flush=True)
-
-
 def environment(condition: Condition, seed: int) -> dict[str, str]:
     """The environment of one pytest process: the planted factors and the seed."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
@@ -135,7 +130,9 @@ def save_histories(out: Path, args: argparse.Namespace, rng: random.Random) -> l
             probe = out / "probe.json"
             probe.unlink(missing_ok=True)
             accepted = accept(report, probe) if report.exists() else 0
-            log(f"history {index + 1} try {attempt}: rc={rc} {wall:.1f} s, {accepted}/{rows} rows")
+            bench_run.log(
+                f"history {index + 1} try {attempt}: rc={rc} {wall:.1f} s, {accepted}/{rows} rows"
+            )
             if rows and accepted == rows:
                 break
         saved.append(
@@ -195,7 +192,7 @@ def run_conditions(out: Path, args: argparse.Namespace, rng: random.Random, data
         )
         run.update(rc=rc, wall_s=wall, report=str(report.relative_to(out)))
         data["runs"].append(run)
-        write_data(out / "data.json", data)
+        bench_run.write_json(out / "data.json", data)
         rows = gpu_scoring.load_rows(report) or []
         verdicts = ", ".join(
             f"{v} {sum(r['verdict'] == v for r in rows)}"
@@ -203,29 +200,15 @@ def run_conditions(out: Path, args: argparse.Namespace, rng: random.Random, data
         )
         elapsed = time.perf_counter() - start
         eta = elapsed / done * (len(todo) - done)
-        log(
+        bench_run.log(
             f"[{done}/{len(todo)} {elapsed:4.0f}s eta {eta:4.0f}s] {condition.name:22s} "
             f"h={run['history']} #{run['index']:02d} rc={rc} {wall:4.1f}s {verdicts}"
         )
 
 
-def write_data(path: Path, data: dict[str, Any]) -> None:
-    """Write the campaign's data atomically."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
-    tmp.replace(path)
-
-
 def write_section(target: Path, section: str) -> None:
     """Replace the text between the ``gpu-runner`` markers of ``target`` (append when absent)."""
-    start, end = MARKERS
-    block = f"{start}\n{section.rstrip()}\n{end}\n"
-    text = target.read_text(encoding="utf-8") if target.exists() else ""
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end) + 1 :]
-    else:
-        text = f"{text.rstrip()}\n\n{block}" if text else block
-    target.write_text(text, encoding="utf-8")
+    bench_run.write_marked(target, section, "gpu-runner")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -275,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         (out / "runs").mkdir(parents=True)
         started = time.perf_counter()
         foreign = bench_run.foreign_share()
-        log(f"foreign CPU share before the runs: {foreign}")
+        bench_run.log(f"foreign CPU share before the runs: {foreign}")
         data = {
             "meta": {
                 "date": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
@@ -297,16 +280,16 @@ def main(argv: list[str] | None = None) -> int:
         }
         rng = random.Random(args.seed)
         data["history_runs"] = save_histories(out, args, rng)
-        write_data(out / "data.json", data)
+        bench_run.write_json(out / "data.json", data)
         run_conditions(out, args, rng, data)
         data["meta"]["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         data["meta"]["foreign_after"] = bench_run.foreign_share()
         data["meta"]["duration_s"] = time.perf_counter() - started
-        write_data(out / "data.json", data)
+        bench_run.write_json(out / "data.json", data)
     section = gpu_report.markdown(data, out)
     target = BENCH / "RESULTS.md" if data["meta"]["final"] else out / "RESULTS.md"
     write_section(target, section)
-    log(f"wrote {target}")
+    bench_run.log(f"wrote {target}")
     return 0
 
 

@@ -133,16 +133,18 @@ def score(data: dict[str, Any], out: Path) -> dict[str, Any]:
         report = out / run["report"]
         entries = _saved(report) if run["condition"] == UNCHANGED else {}
         runs.append({**run, "rows": load_rows(report), "entries": entries})
+    tests = {r["test_key"] for h in saved for r in h["rows"] or ()}
     histories: dict[int, dict[str, History]] = {}
     for size in data["meta"]["histories"]:
         path = out / f"baselines-h{size}.json"
-        store = load_baselines(path) if path.exists() else None
         found: dict[str, History] = {}
-        for fingerprint in store.fingerprints() if store else ():
-            for test in {r["test_key"] for h in saved for r in h["rows"] or ()}:
-                history = store.history(fingerprint, test, BACKEND) if store else None
-                if history is not None:
-                    found[test] = history
+        if path.exists():
+            store = load_baselines(path)
+            for fingerprint in store.fingerprints():
+                for test in tests:
+                    history = store.history(fingerprint, test, BACKEND)
+                    if history is not None:
+                        found[test] = history
         histories[size] = found
     limit = data["meta"].get("contention")
     return {"saved": saved, "runs": runs, "histories": histories, "contention": limit}
@@ -152,6 +154,10 @@ def pairs(scored: dict[str, Any], size: int, mode: str, conditions: list[str]) -
     """Windows of ``size`` consecutive unchanged processes against every run outside them."""
     pool = scored["saved"] + [r for r in scored["runs"] if r["condition"] == UNCHANGED]
     counts = {name: {"pairs": 0, "flagged": 0, "inconclusive": 0} for name in conditions}
+    by_condition = {
+        name: pool if name == UNCHANGED else [r for r in scored["runs"] if r["condition"] == name]
+        for name in conditions
+    }
     for start in range(max(0, len(pool) - size + 1)):
         window = pool[start : start + size]
         tests = {t for run in window for t in run["entries"]}
@@ -161,10 +167,7 @@ def pairs(scored: dict[str, Any], size: int, mode: str, conditions: list[str]) -
         }
         priors = pooled_priors(histories.values())
         for name in conditions:
-            runs = [r for r in scored["runs"] if r["condition"] == name]
-            if name == UNCHANGED:
-                runs = pool
-            for run in runs:
+            for run in by_condition[name]:
                 if any(run is w for w in window):
                     continue
                 for row in run["rows"] or ():
@@ -236,10 +239,6 @@ def _span(values: list[float], fmt: Callable[[float], str]) -> str:
 
 def _pct(value: float) -> str:
     return f"{value:.0%}"
-
-
-def _share(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.1%}"
 
 
 def _caught(s: dict[str, Any]) -> str:

@@ -129,10 +129,23 @@ def calibrate(out: Path) -> Calibration:
     return Calibration.from_dict(data)
 
 
-def _write(path: Path, data: dict[str, Any]) -> None:
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write a campaign's data to ``path`` atomically (through ``path`` with a ``.tmp`` suffix)."""
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
     tmp.replace(path)
+
+
+def write_marked(target: Path, section: str, marker: str) -> None:
+    """Replace the text between the ``marker`` markers of ``target`` (append when absent)."""
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    block = f"{start}\n{section.rstrip()}\n{end}\n"
+    text = target.read_text(encoding="utf-8") if target.exists() else ""
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) + 1 :]
+    else:
+        text = f"{text.rstrip()}\n\n{block}" if text else block
+    target.write_text(text, encoding="utf-8")
 
 
 def _command(argv: list[str]) -> str:
@@ -187,7 +200,7 @@ def run_parts(
             f"The machine was not quiet before the runs: other processes used {foreign:.0%} "
             "of the CPUs."
         )
-    _write(data_path, data)
+    write_json(data_path, data)
     if "alarms" in args.parts:
         paths = campaign.Paths(out)
         for stale in (paths.runs, paths.benchmark_storage):
@@ -196,11 +209,11 @@ def run_parts(
         calibration = calibrate(out)
         data["calibration"] = calibration.to_dict()
         data["baselines"] = campaign.save_baselines(paths, calibration, log=log)
-        _write(data_path, data)
+        write_json(data_path, data)
 
         def save(runs: list[campaign.Run]) -> None:
             data["runs"] = [campaign.run_to_dict(r) for r in runs]
-            _write(data_path, data)
+            write_json(data_path, data)
 
         campaign.run_all(paths, calibration, args.k, args.seed, save, log=log)
     reps = 3 if args.quick else 9
@@ -215,7 +228,7 @@ def run_parts(
         log(f"plugin import beyond pytest: {data['imports']['beyond_pytest_us'] / 1e3:.1f} ms")
     data["meta"]["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     data["meta"]["duration_s"] = time.perf_counter() - started
-    _write(data_path, data)
+    write_json(data_path, data)
     return data
 
 

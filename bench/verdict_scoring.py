@@ -176,8 +176,8 @@ def markdown(data: dict[str, Any], baselines: Path, conditions: Any) -> str:
         f"command `{meta['command']}` (K={k} runs per condition, history of H={h} saves, "
         f"seed {meta['seed']}); code: {meta['git']}",
         f"- Machine: {meta['machine']}; {meta['versions']}",
-        f"- Foreign CPU share: {_share(meta.get('foreign_before'))} before, "
-        f"{_share(meta.get('foreign_after'))} after; load average {meta.get('load_start')} "
+        f"- Foreign CPU share: {share(meta.get('foreign_before'))} before, "
+        f"{share(meta.get('foreign_after'))} after; load average {meta.get('load_start')} "
         f"at start, {meta.get('load_end')} at end. Nothing else ran during the campaign.",
         "- Protocol: `bench/verdicts.py` docstring. Workload: `bench/RESULTS.md` above; the "
         "bimodal test uses the same kernel against a reference that adds a second `sin` pass "
@@ -348,5 +348,6 @@ def _median(values: list[float], unit: str) -> str:
     return f"{m:.1%}" if unit == "%" else f"{m:.4g}{unit}"
 
 
-def _share(value: float | None) -> str:
+def share(value: float | None) -> str:
+    """A CPU share as a percentage, or "unknown"."""
     return "unknown" if value is None else f"{value:.1%}"

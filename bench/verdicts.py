@@ -143,7 +143,7 @@ def run_conditions(
             "report": str(report),
         }
         data["runs"].append(record)
-        _write(out / "data.json", data)
+        bench_run.write_json(out / "data.json", data)
         elapsed = time.perf_counter() - start
         eta = elapsed / done * (len(plan) - done)
         log(
@@ -152,22 +152,9 @@ def run_conditions(
         )
 
 
-def _write(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
-    tmp.replace(path)
-
-
 def write_section(target: Path, section: str) -> None:
     """Replace the verdicts section of ``target`` (append it when there is none)."""
-    start, end = "<!-- verdicts:start -->", "<!-- verdicts:end -->"
-    block = f"{start}\n{section.rstrip()}\n{end}\n"
-    text = target.read_text(encoding="utf-8") if target.exists() else ""
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end) + 1 :]
-    else:
-        text = f"{text.rstrip()}\n\n{block}" if text else block
-    target.write_text(text, encoding="utf-8")
+    bench_run.write_marked(target, section, "verdicts")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,12 +198,12 @@ def main(argv: list[str] | None = None) -> int:
         calibration = bench_run.calibrate(out)
         data["calibration"] = calibration.to_dict()
         data["history_runs"] = save_history(out, calibration, history, rng)
-        _write(out / "data.json", data)
+        bench_run.write_json(out / "data.json", data)
         run_conditions(out, calibration, k, rng, data)
         data["meta"]["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         data["meta"]["foreign_after"] = bench_run.foreign_share()
         data["meta"]["duration_s"] = time.perf_counter() - started
-        _write(out / "data.json", data)
+        bench_run.write_json(out / "data.json", data)
     section = verdict_scoring.markdown(data, out / "baselines.json", CONDITIONS)
     final = k >= 20 and history >= 10 and not args.quick
     target = BENCH / "RESULTS.md" if final else out / "RESULTS.md"
